@@ -1,0 +1,331 @@
+"""One quarterly cycle, as plain functions: each is one arrow of the pipeline.
+
+gather -> validate and store -> assemble evidence -> metrics -> score -> report -> deliver.
+The Prefect flow in `flows/` calls these in order as tasks; tests call them directly.
+A cycle id names a calendar quarter (`2026-Q1`); its as-of date is the quarter's last day.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+import sqlalchemy as sa
+
+from btm import delivery, reporting, store
+from btm.catalog import Catalog
+from btm.errors import BtmError, ConfigurationError
+from btm.evidence.files import ArchivedFile, archive_file, parse_file
+from btm.evidence.kinds import load_kinds
+from btm.metrics import UNIT, compute_metrics
+from btm.reporting import QuarantineNote, RenderedReport, StaleNote
+from btm.scoring import CellScore, Rubric, score_units
+from btm.settings import Settings
+from btm.validation import ValidationOutcome, validate_frame
+
+_CYCLE = re.compile(r"^(\d{4})-Q([1-4])$")
+AUDIENCE = "stakeholders"
+
+
+# cycle ids ----------------------------------------------------------------------------
+
+
+def parse_cycle_id(cycle_id: str) -> tuple[int, int]:
+    match = _CYCLE.match(cycle_id)
+    if not match:
+        raise ConfigurationError(
+            f"cycle {cycle_id!r} is not a quarter id; write it as YYYY-Qn, e.g. 2026-Q1"
+        )
+    return int(match.group(1)), int(match.group(2))
+
+
+def cycle_as_of(cycle_id: str) -> date:
+    """The last day of the cycle's quarter."""
+    year, quarter = parse_cycle_id(cycle_id)
+    first_of_next = date(year + quarter // 4, quarter % 4 * 3 + 1, 1)
+    return first_of_next - timedelta(days=1)
+
+
+def cycle_for(day: date) -> str:
+    """The last quarter that ended before `day`: the cycle a run on that day assesses."""
+    quarter = (day.month - 1) // 3 + 1
+    year = day.year
+    quarter -= 1
+    if quarter == 0:
+        year, quarter = year - 1, 4
+    return f"{year}-Q{quarter}"
+
+
+# gather, validate, store --------------------------------------------------------------
+
+
+def gather_files(inbox: Path, *, archive_dir: Path) -> list[ArchivedFile]:
+    """Archive every evidence file of the inbox folder by content hash, before reading it."""
+    if not inbox.is_dir():
+        raise ConfigurationError(
+            f"evidence folder {inbox} does not exist; put the cycle's exports there "
+            "or pass another folder"
+        )
+    return [archive_file(path, archive_dir=archive_dir) for path in sorted(inbox.glob("*.csv"))]
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    batch: store.EvidenceBatch
+    frame: pd.DataFrame | None
+    outcome: ValidationOutcome | None
+    reused: bool
+
+
+def _quarantine(
+    archived: ArchivedFile, cycle_id: str, problems: list[str], quarantine_dir: Path
+) -> None:
+    folder = quarantine_dir / cycle_id
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(archived.archived, folder / archived.original.name)
+    explanation = [
+        f"{archived.original.name} was quarantined in cycle {cycle_id}.",
+        f"sha256: {archived.sha256}",
+        "Nothing was deleted: the earlier accepted evidence of this source stays in force.",
+        "Correct the file and put it back in the inbox; the next run picks it up.",
+        "",
+        "Problems (rows are numbered as a spreadsheet shows them; the header is row 1):",
+        *(f"- {p}" for p in problems),
+    ]
+    (folder / f"{archived.original.name}.problems.txt").write_text("\n".join(explanation) + "\n")
+
+
+def accept_batch(
+    archived: ArchivedFile, *, cycle_id: str, engine: sa.Engine, quarantine_dir: Path
+) -> BatchResult:
+    """Parse and validate one archived file once; store its rows or quarantine it."""
+    with store.session_scope(engine) as session:
+        existing = store.find_batch(
+            session=session, cycle_id=cycle_id, source=archived.source, sha256=archived.sha256
+        )
+    if existing is not None:
+        return BatchResult(existing, None, None, reused=True)
+    frame: pd.DataFrame | None = None
+    outcome: ValidationOutcome | None = None
+    try:
+        parsed = parse_file(archived)
+        outcome = validate_frame(parsed.frame, archived.kind, cell_problems=parsed.problems)
+        problems = outcome.sentences()
+        accepted = outcome.accepted
+        frame = parsed.frame if accepted else None
+    except BtmError as exc:
+        problems, accepted = [str(exc)], False
+    batch = store.EvidenceBatch(
+        cycle_id=cycle_id,
+        source=archived.source,
+        kind=archived.kind,
+        file_name=archived.original.name,
+        sha256=archived.sha256,
+        archive_path=str(archived.archived),
+        rows=outcome.rows if outcome else 0,
+        status="accepted" if accepted else "quarantined",
+        problems=problems,
+    )
+    with store.session_scope(engine) as session:
+        batch = store.add_batch(session=session, batch=batch)
+    if frame is not None:
+        assert batch.id is not None
+        store.store_rows(engine=engine, kind=archived.kind, batch_id=batch.id, frame=frame)
+    else:
+        _quarantine(archived, cycle_id, problems, quarantine_dir)
+    return BatchResult(batch, frame, outcome, reused=False)
+
+
+# assemble the cycle's evidence --------------------------------------------------------
+
+
+@dataclass
+class EvidencePlan:
+    """Which batches a cycle scores on, and what the report must say about the rest."""
+
+    batches: list[store.EvidenceBatch] = field(default_factory=list)
+    quarantined: list[QuarantineNote] = field(default_factory=list)
+    stale: list[StaleNote] = field(default_factory=list)
+
+
+def evidence_plan(*, engine: sa.Engine, cycle_id: str) -> EvidencePlan:
+    """Each source's batch of this cycle when accepted, else the source's last accepted
+    batch of an earlier cycle, marked stale."""
+    plan = EvidencePlan()
+    with store.session_scope(engine) as session:
+        for batch in store.cycle_batches(session=session, cycle_id=cycle_id):
+            if batch.status == "accepted":
+                plan.batches.append(batch)
+                continue
+            plan.quarantined.append(
+                QuarantineNote(batch.source, batch.file_name, batch.sha256, tuple(batch.problems))
+            )
+            earlier = store.last_accepted_batch(
+                session=session, source=batch.source, before_cycle=cycle_id
+            )
+            if earlier is not None:
+                plan.batches.append(earlier)
+                plan.stale.append(StaleNote(batch.source, earlier.cycle_id))
+    return plan
+
+
+@dataclass(frozen=True)
+class CycleEvidence:
+    cycle_id: str
+    plan: EvidencePlan
+    frames: dict[str, pd.DataFrame]
+
+    def hashes_by_unit(self) -> dict[str, list[str]]:
+        """The hashes of the batches that carried each unit's rows."""
+        hashes: dict[str, set[str]] = {}
+        sha_of = {b.id: b.sha256 for b in self.plan.batches}
+        for frame in self.frames.values():
+            pairs = frame[["batch_id", UNIT]].dropna().drop_duplicates()
+            for batch_id, unit in pairs.itertuples(index=False):
+                hashes.setdefault(str(unit), set()).add(sha_of[int(batch_id)])
+        return {unit: sorted(values) for unit, values in hashes.items()}
+
+
+def assemble_evidence(
+    *, engine: sa.Engine, cycle_id: str, fresh: dict[int, pd.DataFrame] | None = None
+) -> CycleEvidence:
+    """Load the planned batches per kind; frames parsed in this run are not read again."""
+    fresh = fresh or {}
+    plan = evidence_plan(engine=engine, cycle_id=cycle_id)
+    frames: dict[str, pd.DataFrame] = {}
+    for kind in load_kinds():
+        ids = [b.id for b in plan.batches if b.kind == kind and b.id is not None]
+        parts = [fresh[i].assign(batch_id=i) for i in ids if i in fresh]
+        stored = [i for i in ids if i not in fresh]
+        if stored:
+            parts.append(store.load_rows(engine=engine, kind=kind, batch_ids=stored))
+        if parts:
+            frames[kind] = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    return CycleEvidence(cycle_id, plan, frames)
+
+
+# score --------------------------------------------------------------------------------
+
+
+def score_cycle(evidence: CycleEvidence, *, rubric: Rubric, catalog: Catalog) -> list[CellScore]:
+    metrics = compute_metrics(evidence.frames, as_of=cycle_as_of(evidence.cycle_id))
+    return score_units(metrics, rubric=rubric, catalog=catalog)
+
+
+def save_scores(
+    scores: list[CellScore], *, engine: sa.Engine, evidence: CycleEvidence, rubric: Rubric
+) -> int:
+    hashes = evidence.hashes_by_unit()
+    rows = (
+        store.Score(
+            cycle_id=evidence.cycle_id,
+            unit=s.unit,
+            capability=s.capability,
+            dimension=s.dimension,
+            level=s.level,
+            rubric_version=rubric.version,
+            trace=s.trace(),
+            evidence_hashes=hashes.get(s.unit, []),
+        )
+        for s in scores
+    )
+    with store.session_scope(engine) as session:
+        count = store.replace_scores(session=session, cycle_id=evidence.cycle_id, scores=rows)
+        store.complete_cycle(
+            session=session, cycle_id=evidence.cycle_id, rubric_version=rubric.version
+        )
+    return count
+
+
+# report and deliver -------------------------------------------------------------------
+
+
+def render_cycle_report(
+    *, engine: sa.Engine, cycle_id: str, catalog: Catalog, rubric: Rubric
+) -> RenderedReport:
+    """Render the trend report of a scored cycle from what the database holds."""
+    plan = evidence_plan(engine=engine, cycle_id=cycle_id)
+    with store.session_scope(engine) as session:
+        current = store.scores_frame(store.get_scores(session=session, cycle_id=cycle_id))
+        previous_cycle = store.previous_cycle(session=session, cycle_id=cycle_id)
+        previous = (
+            store.scores_frame(store.get_scores(session=session, cycle_id=previous_cycle.id))
+            if previous_cycle
+            else None
+        )
+    context = reporting.build_report_context(
+        catalog=catalog,
+        cycle_id=cycle_id,
+        previous_cycle_id=previous_cycle.id if previous_cycle else None,
+        scores=current,
+        previous_scores=previous,
+        quarantined=plan.quarantined,
+        stale=plan.stale,
+        rubric_version=rubric.version,
+        generated_at=datetime.now().replace(microsecond=0),
+    )
+    return reporting.render_report(context)
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    cycle_id: str
+    report_path: Path
+    channel: str
+    location: str | None
+    recipients: tuple[str, ...]
+    skipped: tuple[str, ...]
+
+
+def deliver_cycle_report(
+    rendered: RenderedReport, *, engine: sa.Engine, cycle_id: str, settings: Settings
+) -> DeliveryReport:
+    """Save the standalone report and deliver the email to each recipient not yet served."""
+    report_path = reporting.write_standalone(
+        rendered, reports_dir=settings.reports_dir, cycle_id=cycle_id
+    )
+    with store.session_scope(engine) as session:
+        pending = [
+            r
+            for r in settings.report_to
+            if store.find_delivery(
+                session=session, cycle_id=cycle_id, audience=AUDIENCE, recipient=r
+            )
+            is None
+        ]
+    skipped = tuple(r for r in settings.report_to if r not in pending)
+    if not pending:
+        return DeliveryReport(cycle_id, report_path, "none", None, (), skipped)
+    message = delivery.build_message(rendered, sender=settings.report_from, recipients=pending)
+    if settings.smtp_host:
+        delivery.send_smtp(
+            message,
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            user=settings.smtp_user,
+            password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+            tls=settings.smtp_tls,
+        )
+        channel, location = "smtp", f"{settings.smtp_host}:{settings.smtp_port or ''}"
+    else:
+        path = delivery.write_to_outbox(
+            message, outbox_dir=settings.outbox_dir, name=f"{cycle_id}-{AUDIENCE}"
+        )
+        channel, location = "outbox", str(path)
+    with store.session_scope(engine) as session:
+        for recipient in pending:
+            store.record_delivery(
+                session=session,
+                delivery=store.Delivery(
+                    cycle_id=cycle_id,
+                    audience=AUDIENCE,
+                    recipient=recipient,
+                    channel=channel,
+                    location=location,
+                ),
+            )
+    return DeliveryReport(cycle_id, report_path, channel, location, tuple(pending), skipped)

@@ -1,0 +1,1 @@
+"""Evidence: the canonical kinds, the file connector and the sample enterprise."""

@@ -1,0 +1,72 @@
+"""Settings, read once from the environment (prefix `BTM_`) through pydantic-settings.
+
+Secrets (the SMTP password) are `SecretStr`, so they never print in logs or reprs.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BTM_", extra="ignore")
+
+    home: Path = Field(default=Path(".btm"), description="Data directory (BTM_HOME)")
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; SQLite in BTM_HOME when unset "
+        "(e.g. postgresql+psycopg://user@host/btm)",
+    )
+    smtp_host: str | None = None
+    smtp_port: int | None = None
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_tls: Literal["starttls", "ssl", "none"] = "starttls"
+    report_from: str = "btm@example.org"
+    report_to: Annotated[list[str], NoDecode] = ["pmo@example.org"]
+
+    @field_validator("report_to", mode="before")
+    @classmethod
+    def _split_recipients(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @cached_property
+    def resolved_home(self) -> Path:
+        return self.home.expanduser().resolve()
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.resolved_home / 'btm.db'}"
+
+    @property
+    def archive_dir(self) -> Path:
+        return self.resolved_home / "archive"
+
+    @property
+    def quarantine_dir(self) -> Path:
+        return self.resolved_home / "quarantine"
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.resolved_home / "outbox"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.resolved_home / "reports"
+
+    @property
+    def inbox_dir(self) -> Path:
+        return self.resolved_home / "inbox"
+
+
+def load_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,290 @@
+"""SQLModel tables and the few queries the rest of the product needs.
+
+Small tables (cycles, batches, scores, deliveries) are SQLModel classes. Evidence rows go
+in and out in bulk as DataFrames: one plain table per evidence kind, built from the same
+kind definitions the reader uses, so no evidence row ever becomes an ORM object.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from functools import cache
+from typing import Any, cast
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlmodel import JSON, Column, Field, Session, SQLModel, col, create_engine, delete, select
+
+from btm.evidence.kinds import EvidenceKind, load_kinds
+
+ROW_CHUNK = 50_000
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Cycle(SQLModel, table=True):
+    id: str = Field(primary_key=True, description="e.g. 2026-Q1")
+    as_of: date
+    started_at: datetime = Field(default_factory=utcnow)
+    completed_at: datetime | None = None
+    rubric_version: str | None = None
+
+
+class EvidenceBatch(SQLModel, table=True):
+    __tablename__ = "evidence_batch"
+    __table_args__ = (sa.UniqueConstraint("cycle_id", "source", "sha256"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    cycle_id: str = Field(foreign_key="cycle.id", index=True)
+    source: str
+    kind: str
+    file_name: str
+    sha256: str = Field(index=True)
+    archive_path: str
+    rows: int = 0
+    status: str = Field(description="accepted or quarantined")
+    problems: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    fetched_at: datetime = Field(default_factory=utcnow)
+
+
+class Score(SQLModel, table=True):
+    __table_args__ = (sa.UniqueConstraint("cycle_id", "unit", "capability", "dimension"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    cycle_id: str = Field(foreign_key="cycle.id", index=True)
+    unit: str
+    capability: str
+    dimension: str
+    level: int | None = None
+    rubric_version: str
+    trace: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
+    evidence_hashes: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+
+
+class Delivery(SQLModel, table=True):
+    __table_args__ = (sa.UniqueConstraint("cycle_id", "audience", "recipient"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    cycle_id: str = Field(foreign_key="cycle.id", index=True)
+    audience: str
+    recipient: str
+    channel: str = Field(description="outbox or smtp")
+    location: str | None = None
+    delivered_at: datetime = Field(default_factory=utcnow)
+
+
+_SQL_TYPES: dict[str, Any] = {
+    "text": sa.Text,
+    "decimal": sa.Float,
+    "date": sa.Date,
+    "boolean": sa.Boolean,
+}
+
+
+def _evidence_table(kind: EvidenceKind) -> sa.Table:
+    name = f"evidence_{kind.name}"
+    if name in SQLModel.metadata.tables:
+        return SQLModel.metadata.tables[name]
+    return sa.Table(
+        name,
+        SQLModel.metadata,
+        sa.Column("batch_id", sa.Integer, sa.ForeignKey("evidence_batch.id"), index=True),
+        sa.Column("row_number", sa.Integer),
+        *(sa.Column(f.name, _SQL_TYPES[f.type]) for f in kind.fields),
+    )
+
+
+EVIDENCE_TABLES = {name: _evidence_table(kind) for name, kind in load_kinds().items()}
+
+
+def make_engine(url: str) -> sa.Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30})
+
+        @sa.event.listens_for(engine, "connect")
+        def _pragmas(connection: Any, _record: Any) -> None:
+            cursor = connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def init_db(engine: sa.Engine) -> None:
+    SQLModel.metadata.create_all(engine)
+
+
+@contextmanager
+def session_scope(engine: sa.Engine) -> Iterator[Session]:
+    with Session(engine, expire_on_commit=False) as session:
+        yield session
+
+
+# cycles -------------------------------------------------------------------------------
+
+
+def open_cycle(*, session: Session, cycle_id: str, as_of: date) -> Cycle:
+    cycle = session.get(Cycle, cycle_id)
+    if cycle is None:
+        cycle = Cycle(id=cycle_id, as_of=as_of)
+        session.add(cycle)
+        session.commit()
+    return cycle
+
+
+def complete_cycle(*, session: Session, cycle_id: str, rubric_version: str) -> None:
+    cycle = session.get(Cycle, cycle_id)
+    assert cycle is not None, f"cycle {cycle_id} was never opened"
+    cycle.completed_at = utcnow()
+    cycle.rubric_version = rubric_version
+    session.add(cycle)
+    session.commit()
+
+
+def latest_cycle(*, session: Session) -> Cycle | None:
+    statement = select(Cycle).where(col(Cycle.completed_at).is_not(None))
+    return session.exec(statement.order_by(col(Cycle.id).desc())).first()
+
+
+def previous_cycle(*, session: Session, cycle_id: str) -> Cycle | None:
+    statement = select(Cycle).where(col(Cycle.id) < cycle_id, col(Cycle.completed_at).is_not(None))
+    return session.exec(statement.order_by(col(Cycle.id).desc())).first()
+
+
+# evidence -----------------------------------------------------------------------------
+
+
+def find_batch(
+    *, session: Session, cycle_id: str, source: str, sha256: str
+) -> EvidenceBatch | None:
+    statement = select(EvidenceBatch).where(
+        EvidenceBatch.cycle_id == cycle_id,
+        EvidenceBatch.source == source,
+        EvidenceBatch.sha256 == sha256,
+    )
+    return session.exec(statement).first()
+
+
+def add_batch(*, session: Session, batch: EvidenceBatch) -> EvidenceBatch:
+    session.add(batch)
+    session.commit()
+    session.refresh(batch)
+    return batch
+
+
+def last_accepted_batch(
+    *, session: Session, source: str, before_cycle: str
+) -> EvidenceBatch | None:
+    statement = select(EvidenceBatch).where(
+        EvidenceBatch.source == source,
+        EvidenceBatch.status == "accepted",
+        col(EvidenceBatch.cycle_id) < before_cycle,
+    )
+    order = (col(EvidenceBatch.cycle_id).desc(), col(EvidenceBatch.id).desc())
+    return session.exec(statement.order_by(*order)).first()
+
+
+def cycle_batches(*, session: Session, cycle_id: str) -> list[EvidenceBatch]:
+    """The newest batch of each source gathered for the cycle."""
+    statement = select(EvidenceBatch).where(EvidenceBatch.cycle_id == cycle_id)
+    newest: dict[str, EvidenceBatch] = {}
+    for batch in session.exec(statement.order_by(col(EvidenceBatch.id))):
+        newest[batch.source] = batch
+    return sorted(newest.values(), key=lambda b: b.source)
+
+
+def store_rows(*, engine: sa.Engine, kind: str, batch_id: int, frame: pd.DataFrame) -> None:
+    """Write a batch's rows in bulk, in chunks, in one transaction."""
+    table = EVIDENCE_TABLES[kind]
+    columns = [c.name for c in table.columns if c.name not in ("batch_id", "row_number")]
+    out = frame.reindex(columns=columns)
+    out.insert(0, "row_number", frame["_row"].to_numpy())
+    out.insert(0, "batch_id", batch_id)
+    for name in columns:
+        if isinstance(table.c[name].type, sa.Date):
+            out[name] = out[name].dt.date
+    out = out.astype(object).where(out.notna(), None)
+    with engine.begin() as connection:
+        connection.execute(table.delete().where(table.c.batch_id == batch_id))
+        records = cast(list[dict[str, Any]], out.to_dict("records"))
+        for start in range(0, len(records), ROW_CHUNK):
+            connection.execute(table.insert(), records[start : start + ROW_CHUNK])
+
+
+def load_rows(*, engine: sa.Engine, kind: str, batch_ids: Sequence[int]) -> pd.DataFrame:
+    table = EVIDENCE_TABLES[kind]
+    statement = sa.select(table).where(table.c.batch_id.in_(list(batch_ids)))
+    with engine.connect() as connection:
+        frame = pd.read_sql(statement, connection)
+    for column in table.columns:
+        if isinstance(column.type, sa.Date):
+            frame[column.name] = pd.to_datetime(frame[column.name])
+        elif isinstance(column.type, sa.Boolean):
+            frame[column.name] = frame[column.name].astype("boolean")
+    return frame
+
+
+# scores -------------------------------------------------------------------------------
+
+
+def replace_scores(*, session: Session, cycle_id: str, scores: Iterable[Score]) -> int:
+    """Replace a cycle's scores in one transaction: never duplicated, earlier cycles untouched."""
+    session.exec(delete(Score).where(col(Score.cycle_id) == cycle_id))
+    count = 0
+    for score in scores:
+        session.add(score)
+        count += 1
+    session.commit()
+    return count
+
+
+def get_scores(*, session: Session, cycle_id: str) -> list[Score]:
+    statement = select(Score).where(Score.cycle_id == cycle_id)
+    order = (col(Score.unit), col(Score.capability), col(Score.dimension))
+    return list(session.exec(statement.order_by(*order)))
+
+
+def scores_frame(scores: Sequence[Score]) -> pd.DataFrame:
+    frame = pd.DataFrame(
+        [(s.unit, s.capability, s.dimension, s.level) for s in scores],
+        columns=["unit", "capability", "dimension", "level"],
+    )
+    frame["level"] = frame["level"].astype("Int64")
+    return frame
+
+
+# deliveries ---------------------------------------------------------------------------
+
+
+def find_delivery(
+    *, session: Session, cycle_id: str, audience: str, recipient: str
+) -> Delivery | None:
+    statement = select(Delivery).where(
+        Delivery.cycle_id == cycle_id,
+        Delivery.audience == audience,
+        Delivery.recipient == recipient,
+    )
+    return session.exec(statement).first()
+
+
+def record_delivery(*, session: Session, delivery: Delivery) -> None:
+    session.add(delivery)
+    session.commit()
+
+
+def get_deliveries(*, session: Session, cycle_id: str) -> list[Delivery]:
+    return list(session.exec(select(Delivery).where(Delivery.cycle_id == cycle_id)))
+
+
+@cache
+def engine_for(url: str) -> sa.Engine:
+    """One engine per database URL per process, with the schema in place."""
+    engine = make_engine(url)
+    init_db(engine)
+    return engine

@@ -1,0 +1,149 @@
+"""The whole pipeline, driven through btm/ without Prefect."""
+
+from datetime import date
+from email import message_from_bytes, policy
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from btm import cycle, store
+from btm.catalog import load_catalog
+from btm.errors import ConfigurationError
+from btm.scoring import load_rubric
+from btm.settings import Settings
+from tests.factories import rows, write_csv
+
+CATALOG = load_catalog()
+RUBRIC = load_rubric()
+
+
+def run_cycle(
+    cycle_id: str, inbox: Path, engine: sa.Engine, settings: Settings
+) -> cycle.DeliveryReport:
+    """The same arrows, in the same order, as flows/quarterly_cycle.py."""
+    with store.session_scope(engine) as session:
+        store.open_cycle(session=session, cycle_id=cycle_id, as_of=cycle.cycle_as_of(cycle_id))
+    results = [
+        cycle.accept_batch(
+            f, cycle_id=cycle_id, engine=engine, quarantine_dir=settings.quarantine_dir
+        )
+        for f in cycle.gather_files(inbox, archive_dir=settings.archive_dir)
+    ]
+    fresh = {r.batch.id: r.frame for r in results if r.frame is not None}
+    evidence = cycle.assemble_evidence(engine=engine, cycle_id=cycle_id, fresh=fresh)
+    scores = cycle.score_cycle(evidence, rubric=RUBRIC, catalog=CATALOG)
+    cycle.save_scores(scores, engine=engine, evidence=evidence, rubric=RUBRIC)
+    rendered = cycle.render_cycle_report(
+        engine=engine, cycle_id=cycle_id, catalog=CATALOG, rubric=RUBRIC
+    )
+    return cycle.deliver_cycle_report(rendered, engine=engine, cycle_id=cycle_id, settings=settings)
+
+
+def write_quarter(inbox: Path, *, case_share: float, bad_projects: bool = False) -> None:
+    for unit in ("Retail", "Wealth"):
+        investments = rows("investments", 20, business_unit=unit)
+        for i, record in enumerate(investments):
+            record["investment_id"] = f"INV-{unit}-{i}"
+            record["business_case"] = "yes" if i < case_share * 20 else "no"
+        write_csv(inbox / f"investments-{unit.lower()}.csv", investments)
+        projects = rows("projects", 10, business_unit=unit)
+        for i, record in enumerate(projects):
+            record["project_id"] = f"PRJ-{unit}-{i}"
+            record["investment_id"] = f"INV-{unit}-{i}"
+        if bad_projects and unit == "Wealth":
+            projects[3]["budget"] = "-5"
+        write_csv(inbox / f"projects-{unit.lower()}.csv", projects)
+
+
+@pytest.fixture
+def settings(btm_home: Path) -> Settings:
+    return Settings()
+
+
+def scores_snapshot(engine: sa.Engine, cycle_id: str) -> list[tuple]:
+    with store.session_scope(engine) as session:
+        return [
+            (s.unit, s.capability, s.dimension, s.level, s.trace, s.evidence_hashes)
+            for s in store.get_scores(session=session, cycle_id=cycle_id)
+        ]
+
+
+def test_two_cycles_score_report_and_deliver(
+    engine: sa.Engine, settings: Settings, tmp_path: Path
+) -> None:
+    write_quarter(tmp_path / "q1", case_share=0.55)
+    write_quarter(tmp_path / "q2", case_share=0.85, bad_projects=True)
+
+    first = run_cycle("2026-Q1", tmp_path / "q1", engine, settings)
+    q1_before = scores_snapshot(engine, "2026-Q1")
+    second = run_cycle("2026-Q2", tmp_path / "q2", engine, settings)
+
+    # every unit x 17 capabilities x 4 dimensions, with unknown kept unknown
+    q2 = scores_snapshot(engine, "2026-Q2")
+    assert len(q2) == 2 * 17 * 4
+    levels = {(u, c, d): lv for u, c, d, lv, *_ in q2}
+    assert levels[("Retail", "MTI-1", "process")] == 4  # 85 % business cases
+    assert levels[("Retail", "SP-3", "process")] is None  # no vendor evidence exists
+    assert {(u, c, d): lv for u, c, d, lv, *_ in q1_before}[("Retail", "MTI-1", "process")] == 2
+
+    # the bad batch is quarantined with its reasons; Wealth scores on its Q1 projects
+    with store.session_scope(engine) as session:
+        batches = {b.source: b for b in store.cycle_batches(session=session, cycle_id="2026-Q2")}
+    assert batches["projects-wealth"].status == "quarantined"
+    assert any("column budget" in p and "row" in p for p in batches["projects-wealth"].problems)
+    quarantined = settings.quarantine_dir / "2026-Q2"
+    assert (quarantined / "projects-wealth.csv").exists()
+    assert "column budget" in (quarantined / "projects-wealth.csv.problems.txt").read_text()
+    wealth_hashes = next(h for u, *_, h in q2 if u == "Wealth")
+    assert batches["projects-wealth"].sha256 not in wealth_hashes
+    assert levels[("Wealth", "MTI-4", "process")] is not None
+
+    # the earlier cycle is untouched by the later one
+    assert scores_snapshot(engine, "2026-Q1") == q1_before
+
+    # the report names the quarantined file; the email is multipart/alternative
+    html = second.report_path.read_text()
+    assert "projects-wealth.csv" in html and "2026-Q2" in html
+    assert first.channel == second.channel == "outbox"
+    message = message_from_bytes(Path(second.location).read_bytes(), policy=policy.default)
+    assert message.get_content_type() == "multipart/alternative"
+    assert [p.get_content_type() for p in message.iter_parts()] == ["text/plain", "text/html"]
+
+
+def test_rerunning_a_cycle_changes_nothing_and_sends_nothing(
+    engine: sa.Engine, settings: Settings, tmp_path: Path
+) -> None:
+    write_quarter(tmp_path / "q1", case_share=0.6)
+    first = run_cycle("2026-Q1", tmp_path / "q1", engine, settings)
+    snapshot = scores_snapshot(engine, "2026-Q1")
+    eml = Path(first.location).read_bytes()
+
+    again = run_cycle("2026-Q1", tmp_path / "q1", engine, settings)
+
+    assert scores_snapshot(engine, "2026-Q1") == snapshot
+    assert again.recipients == () and again.skipped == tuple(settings.report_to)
+    assert Path(first.location).read_bytes() == eml
+    with store.session_scope(engine) as session:
+        assert len(store.cycle_batches(session=session, cycle_id="2026-Q1")) == 4
+        assert len(store.get_deliveries(session=session, cycle_id="2026-Q1")) == len(
+            settings.report_to
+        )
+        batch_count = session.exec(
+            sa.select(sa.func.count()).select_from(store.EvidenceBatch)
+        ).one()
+    assert batch_count[0] == 4
+
+
+def test_cycle_ids_and_dates() -> None:
+    assert cycle.cycle_as_of("2026-Q1") == date(2026, 3, 31)
+    assert cycle.cycle_as_of("2025-Q4") == date(2025, 12, 31)
+    assert cycle.cycle_for(date(2026, 4, 1)) == "2026-Q1"
+    assert cycle.cycle_for(date(2026, 1, 1)) == "2025-Q4"
+    with pytest.raises(ConfigurationError, match="YYYY-Qn"):
+        cycle.parse_cycle_id("2026Q1")
+
+
+def test_a_missing_inbox_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="does not exist"):
+        cycle.gather_files(tmp_path / "nowhere", archive_dir=tmp_path / "archive")

@@ -1,0 +1,165 @@
+from datetime import date
+
+import pandas as pd
+import pytest
+
+from btm.evidence.files import coerce
+from btm.evidence.kinds import kind_named
+from btm.metrics import METRICS, compute_metrics
+from tests.factories import rows
+
+AS_OF = date(2026, 3, 31)
+
+
+def frame(kind: str, changes: list[dict[str, str]]) -> pd.DataFrame:
+    """One row per dict of changes, on top of a valid row of the kind, all in unit A."""
+    records = rows(kind, len(changes), business_unit="A")
+    for record, change in zip(records, changes, strict=True):
+        record.update(change)
+    return coerce(pd.DataFrame(records), kind_named(kind)).frame
+
+
+CASES = [
+    (
+        "business_case_coverage",
+        "investments",
+        [
+            {"business_case": "yes"},
+            {"business_case": "no"},
+            {"status": "proposed", "business_case": "no"},
+        ],
+        0.5,
+    ),
+    ("strategic_link_rate", "investments", [{}, {"strategic_objective": ""}, {}, {}], 0.75),
+    ("sponsor_coverage", "investments", [{"sponsor": ""}, {}], 0.5),
+    (
+        "decision_body_coverage",
+        "investments",
+        [{"decision_body": ""}, {}, {}, {"status": "rejected", "decision_body": ""}],
+        2 / 3,
+    ),
+    (
+        "benefit_tracking_rate",
+        "investments",
+        [
+            {"realized_benefit": "10"},
+            {"realized_benefit": ""},
+            {"expected_benefit": "", "realized_benefit": ""},
+        ],
+        0.5,
+    ),
+    (
+        "benefit_realization_ratio",
+        "investments",
+        [
+            {"status": "closed", "expected_benefit": "100", "realized_benefit": "50"},
+            {"status": "closed", "expected_benefit": "300", "realized_benefit": "250"},
+            {"status": "active", "realized_benefit": "9999"},
+        ],
+        0.75,
+    ),
+    (
+        "spend_within_budget_rate",
+        "investments",
+        [
+            {"actual_spend": "1200"},
+            {"actual_spend": "900"},
+            {"status": "proposed", "actual_spend": "5000"},
+        ],
+        0.5,
+    ),
+    (
+        "investment_record_completeness",
+        "investments",
+        [{"sponsor": "", "decision_body": ""}, {}],
+        0.8,
+    ),
+    (
+        "on_schedule_rate",
+        "projects",
+        [
+            {"status": "completed", "actual_end": "2026-06-01"},
+            {"status": "completed", "actual_end": "2026-07-15"},
+            {"forecast_end": "2026-08-01"},
+            {"forecast_end": "2026-05-01"},
+            {"forecast_end": ""},
+        ],
+        0.5,
+    ),
+    (
+        "cost_within_budget_rate",
+        "projects",
+        [{"actual_cost": "600"}, {}, {"status": "cancelled", "actual_cost": "900"}],
+        0.5,
+    ),
+    (
+        "health_reporting_rate",
+        "projects",
+        [{"health": ""}, {}, {}, {"status": "on_hold", "health": ""}],
+        2 / 3,
+    ),
+    ("green_health_rate", "projects", [{"health": "red"}, {}, {"health": ""}], 0.5),
+    (
+        "status_freshness",
+        "projects",
+        [
+            {"last_status_update": "2026-03-20"},
+            {"last_status_update": "2026-01-02"},
+            {"last_status_update": ""},
+            {"status": "completed", "last_status_update": "2020-01-01"},
+        ],
+        1 / 3,
+    ),
+    (
+        "architecture_review_rate",
+        "projects",
+        [
+            {"architecture_reviewed": "no"},
+            {},
+            {"status": "cancelled", "architecture_reviewed": "no"},
+        ],
+        0.5,
+    ),
+    ("investment_link_rate", "projects", [{"investment_id": ""}, {}, {}, {}], 0.75),
+    ("forecast_coverage", "projects", [{"forecast_end": ""}, {}], 0.5),
+    ("project_record_completeness", "projects", [{"investment_id": "", "health": ""}, {}], 0.8),
+    (
+        "delivery_rate",
+        "projects",
+        [
+            {"status": "completed", "actual_end": "2026-05-01"},
+            {"status": "cancelled"},
+            {"status": "cancelled"},
+            {},
+        ],
+        1 / 3,
+    ),
+]
+
+
+def test_every_registered_metric_has_a_hand_made_case() -> None:
+    assert {name for name, *_ in CASES} == set(METRICS)
+
+
+@pytest.mark.parametrize(("name", "kind", "changes", "expected"), CASES, ids=[c[0] for c in CASES])
+def test_metric_on_a_hand_made_frame(
+    name: str, kind: str, changes: list[dict[str, str]], expected: float
+) -> None:
+    value = METRICS[name].compute(frame(kind, changes), AS_OF)
+    assert value["A"] == pytest.approx(expected)
+
+
+def test_an_empty_population_is_unknown_not_zero() -> None:
+    value = METRICS["business_case_coverage"].compute(
+        frame("investments", [{"status": "proposed"}]), AS_OF
+    )
+    assert pd.isna(value["A"])
+
+
+def test_metrics_table_has_every_unit_and_nan_for_missing_kinds() -> None:
+    investments = frame("investments", [{}, {"business_unit": "B"}])
+    table = compute_metrics({"investments": investments}, as_of=AS_OF)
+    assert list(table.index) == ["A", "B"]
+    assert set(table.columns) == set(METRICS)
+    assert table["on_schedule_rate"].isna().all()
+    assert table.loc["B", "sponsor_coverage"] == 1.0

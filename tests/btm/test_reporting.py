@@ -1,0 +1,236 @@
+"""Report context numbers, rendering and the standalone file, on small hand-made scores."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from btm.catalog import Catalog, load_catalog
+from btm.errors import ConfigurationError
+from btm.reporting import (
+    QuarantineNote,
+    RenderedReport,
+    ReportContext,
+    StaleNote,
+    build_report_context,
+    render_report,
+    write_standalone,
+)
+
+EVIL_UNIT = "<script>alert(1)</script>"
+Levels = dict[tuple[str, str, str], int]
+
+
+@pytest.fixture(scope="module")
+def catalog() -> Catalog:
+    return load_catalog()
+
+
+def scores(catalog: Catalog, units: list[str], levels: Levels) -> pd.DataFrame:
+    """Every unit x capability x dimension of the catalogue, unknown unless given."""
+    rows = [
+        (unit, capability, dimension, levels.get((unit, capability, dimension)))
+        for unit in units
+        for capability in catalog.capability_ids
+        for dimension in catalog.dimension_ids
+    ]
+    frame = pd.DataFrame(rows, columns=["unit", "capability", "dimension", "level"])
+    frame["level"] = frame["level"].astype("Int64")
+    return frame
+
+
+def context(
+    catalog: Catalog,
+    current: pd.DataFrame,
+    previous: pd.DataFrame | None,
+    quarantined: tuple[QuarantineNote, ...] = (),
+    stale: tuple[StaleNote, ...] = (),
+) -> ReportContext:
+    return build_report_context(
+        catalog=catalog,
+        cycle_id="2026-Q3",
+        previous_cycle_id=None if previous is None else "2026-Q2",
+        scores=current,
+        previous_scores=previous,
+        quarantined=quarantined,
+        stale=stale,
+        rubric_version="2026.3",
+        generated_at=datetime(2026, 10, 1, 6, 0, tzinfo=UTC),
+    )
+
+
+UNITS = ["Insurance", "Retail", "Wealth"]
+CURRENT: Levels = {
+    ("Insurance", "MTI-2", "process"): 2,
+    ("Insurance", "MTI-2", "information"): 3,
+    ("Retail", "MTI-2", "process"): 4,
+    ("Retail", "GO-1", "process"): 1,
+    ("Retail", "GO-1", "technology"): 2,
+}
+PREVIOUS: Levels = {
+    ("Insurance", "MTI-2", "process"): 1,
+    ("Retail", "MTI-2", "process"): 3,
+    ("Retail", "GO-1", "process"): 2,
+    ("Retail", "GO-1", "technology"): 3,
+}
+
+
+@pytest.fixture(scope="module")
+def trend(catalog: Catalog) -> ReportContext:
+    # Wealth has no known level in either cycle: it must not pull any mean down.
+    return context(catalog, scores(catalog, UNITS, CURRENT), scores(catalog, UNITS, PREVIOUS))
+
+
+def test_enterprise_is_the_mean_of_known_levels_with_its_change(trend: ReportContext) -> None:
+    # (2 + 3 + 4 + 1 + 2) / 5 = 2.4 now; (1 + 3 + 2 + 3) / 4 = 2.25 -> 2.3 before (half up).
+    assert trend.enterprise.level == 2.4
+    assert trend.enterprise.level_text == "2.4"
+    assert trend.enterprise.change.text == "▲0.1"
+    assert trend.enterprise.coverage_text == f"5 of {3 * 17 * 4}"
+    assert trend.subject == "BTM maturity trend report 2026-Q3: enterprise 2.4 (▲0.1)"
+
+
+def test_area_levels_and_changes(trend: ReportContext) -> None:
+    areas = {area.code: area for area in trend.areas}
+    assert [area.code for area in trend.areas] == ["GO", "MTI", "SP", "SEA"]
+    assert (areas["MTI"].level, areas["MTI"].change.direction) == (3.0, "up")
+    assert areas["MTI"].change.delta == pytest.approx(1.0)  # 2.0 -> 3.0
+    assert (areas["GO"].level, areas["GO"].change.text) == (1.5, "▼1.0")  # 2.5 -> 1.5
+    assert areas["MTI"].spread_text == "2.5–4.0"  # Insurance 2.5, Retail 4.0
+
+
+def test_unknown_stays_unknown_never_zero(trend: ReportContext) -> None:
+    sp = next(area for area in trend.areas if area.code == "SP")
+    assert sp.level is None
+    assert (sp.level_text, sp.band, sp.change.text) == ("unknown", "unknown", "—")
+    wealth = next(unit for unit in trend.units if unit.label == "Wealth")
+    assert wealth.level is None and wealth.level_text == "unknown"
+    cell = trend.heatmap[2].rows[0].cells[0]  # SP-1 x process
+    assert (cell.level, cell.level_text, cell.detail_text) == (None, "–", "unknown")
+    mti2 = next(row for row in trend.heatmap[1].rows if row.capability_id == "MTI-2")
+    process = mti2.cells[0]
+    assert (process.level, process.units_known, process.detail_text) == (3.0, 2, "2–4 · 2/3")
+
+
+def test_change_with_an_unknown_side_is_never_a_number(catalog: Catalog) -> None:
+    current = scores(catalog, ["Insurance", "Retail"], {("Insurance", "SP-1", "process"): 3})
+    previous = scores(catalog, ["Retail"], {("Retail", "SP-1", "process"): 2})
+    report = context(catalog, current, previous)
+    by_unit = {unit.label: unit.change for unit in report.units}
+    assert (by_unit["Insurance"].text, by_unit["Insurance"].delta) == ("new", None)
+    assert (by_unit["Retail"].text, by_unit["Retail"].delta) == ("—", None)
+    assert report.rises == () and report.falls == ()
+
+
+def test_first_cycle_has_no_changes(catalog: Catalog) -> None:
+    report = context(catalog, scores(catalog, UNITS, CURRENT), None)
+    assert report.enterprise.change.text == "—"
+    assert report.previous_cycle_text == "none (first cycle)"
+    assert report.subject == "BTM maturity trend report 2026-Q3: enterprise 2.4"
+
+
+def test_movers_are_ordered_by_size(catalog: Catalog) -> None:
+    units = ["A", "B", "C"]
+    previous = scores(
+        catalog,
+        units,
+        {("A", "GO-1", "process"): 1, ("B", "GO-2", "process"): 2, ("C", "SP-1", "process"): 5}
+        | {("A", "SP-2", "process"): 3, ("B", "SP-3", "process"): 4, ("C", "SEA-1", "process"): 2},
+    )
+    current = scores(
+        catalog,
+        units,
+        {("A", "GO-1", "process"): 4, ("B", "GO-2", "process"): 3, ("C", "SP-1", "process"): 1}
+        | {("A", "SP-2", "process"): 3, ("B", "SP-3", "process"): 2, ("C", "SEA-1", "process"): 2}
+        | {("A", "GO-1", "technology"): 4},  # A x GO-1 is now (4 + 4) / 2 = 4.0
+    )
+    report = context(catalog, current, previous)
+    assert [(m.unit, m.capability_id, m.change.text) for m in report.rises] == [
+        ("A", "GO-1", "▲3.0"),
+        ("B", "GO-2", "▲1.0"),
+    ]
+    assert [(m.unit, m.capability_id) for m in report.falls] == [("C", "SP-1"), ("B", "SP-3")]
+    assert (report.falls[0].before_text, report.falls[0].after_text) == ("5.0", "1.0")
+
+
+def test_unknown_capability_is_a_configuration_error(catalog: Catalog) -> None:
+    frame = scores(catalog, ["A"], {})
+    frame.loc[0, "capability"] = "XX-9"
+    with pytest.raises(ConfigurationError, match="XX-9"):
+        context(catalog, frame, None)
+
+
+@pytest.fixture(scope="module")
+def rendered(catalog: Catalog) -> RenderedReport:
+    note = QuarantineNote(
+        source="projects-insurance",
+        file_name="projects_2026q3.csv",
+        sha256="0123456789abcdef" * 4,
+        problems=("Row 14, column budget_eur: 'n/a' is not a number; write a number.",),
+    )
+    units = [*UNITS, EVIL_UNIT]
+    current = scores(catalog, units, CURRENT | {(EVIL_UNIT, "SP-1", "process"): 3})
+    report = context(
+        catalog,
+        current,
+        scores(catalog, UNITS, PREVIOUS),
+        quarantined=(note,),
+        stale=(StaleNote(source="projects-insurance", from_cycle="2026-Q2"),),
+    )
+    return render_report(report)
+
+
+def test_html_escapes_names_and_runs_nothing(rendered: RenderedReport) -> None:
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in rendered.html
+    assert "<script" not in rendered.html.lower()
+    assert EVIL_UNIT in rendered.text  # the text twin shows the name as it is
+
+
+def test_html_is_self_contained_with_inlined_css(rendered: RenderedReport) -> None:
+    html = rendered.html.lower()
+    assert html.startswith("<!doctype html>")
+    assert '<meta charset="utf-8">' in html
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)
+    assert "<link" not in html and "<svg" not in html and "<img" not in html
+    assert "@import" not in html and "url(" not in html
+    assert html.count('style="') > 50
+    # A rule of report.css (.heatmap-cell's border) landed in the cell's style attribute.
+    assert re.search(r'class="heatmap-cell band-3"[^>]*style="[^"]*border:', html)
+
+
+def test_text_carries_the_same_numbers(rendered: RenderedReport) -> None:
+    # Enterprise with the <script> unit's 3: (2 + 3 + 4 + 1 + 2 + 3) / 6 = 2.5.
+    assert rendered.subject.startswith("BTM maturity trend report 2026-Q3: enterprise 2.5 (")
+    for part in (rendered.html, rendered.text):
+        assert "2.5" in part and "▲0.2" in part
+    assert re.search(r"^Enterprise\s+2\.5\s+▲0\.2", rendered.text, re.MULTILINE)
+
+
+def test_quarantine_section_lists_notes(rendered: RenderedReport) -> None:
+    for part in (rendered.html, rendered.text):
+        assert "projects_2026q3.csv" in part
+        assert "0123456789ab" in part and "0123456789abcdef0" not in part
+        assert "budget_eur" in part
+        assert "carried forward from cycle 2026-Q2" in part
+        assert "None this cycle" not in part
+        assert "no evidence yet covers" in part  # footnote
+
+
+def test_quarantine_section_says_none_when_empty(catalog: Catalog) -> None:
+    report = render_report(context(catalog, scores(catalog, UNITS, CURRENT), None))
+    assert "None this cycle" in report.html and "None this cycle" in report.text
+
+
+def test_write_standalone_replaces_the_file(rendered: RenderedReport, tmp_path: Path) -> None:
+    reports_dir = tmp_path / "reports"
+    path = write_standalone(rendered, reports_dir=reports_dir, cycle_id="2026-Q3")
+    assert path == reports_dir / "2026-Q3.html"
+    write_standalone(rendered, reports_dir=reports_dir, cycle_id="2026-Q3")
+    assert path.read_text(encoding="utf-8") == rendered.html
+    assert [p.name for p in reports_dir.iterdir()] == ["2026-Q3.html"]  # no temporary left
+    with pytest.raises(ConfigurationError):
+        write_standalone(rendered, reports_dir=reports_dir, cycle_id="../escape")

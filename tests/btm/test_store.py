@@ -1,0 +1,124 @@
+from datetime import date
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from btm import store
+from btm.evidence.files import coerce
+from btm.evidence.kinds import kind_named
+from tests.factories import rows
+
+
+def _batch(
+    session, cycle_id: str, source: str, sha: str, status: str = "accepted"
+) -> store.EvidenceBatch:
+    return store.add_batch(
+        session=session,
+        batch=store.EvidenceBatch(
+            cycle_id=cycle_id,
+            source=source,
+            kind="projects",
+            file_name=f"{source}.csv",
+            sha256=sha,
+            archive_path="/archive/x",
+            rows=3,
+            status=status,
+        ),
+    )
+
+
+def _open(session, *cycle_ids: str) -> None:
+    for cycle_id in cycle_ids:
+        store.open_cycle(session=session, cycle_id=cycle_id, as_of=date(2026, 3, 31))
+
+
+def test_evidence_rows_round_trip_with_their_types(engine: sa.Engine) -> None:
+    records = rows("projects", 3)
+    records[1]["health"] = ""
+    records[2]["architecture_reviewed"] = "N"
+    frame = coerce(pd.DataFrame(records), kind_named("projects")).frame
+    with store.session_scope(engine) as session:
+        _open(session, "2026-Q1")
+        batch = _batch(session, "2026-Q1", "projects-retail", "a" * 64)
+    store.store_rows(engine=engine, kind="projects", batch_id=batch.id, frame=frame)
+
+    loaded = store.load_rows(engine=engine, kind="projects", batch_ids=[batch.id])
+
+    assert list(loaded["project_id"]) == ["PRJ-1", "PRJ-2", "PRJ-3"]
+    assert list(loaded["row_number"]) == [2, 3, 4]
+    assert loaded["planned_end"].iloc[0] == pd.Timestamp("2026-06-30")
+    assert loaded["budget"].iloc[0] == 500.0
+    assert list(loaded["architecture_reviewed"]) == [True, True, False]
+    assert pd.isna(loaded["health"].iloc[1])
+    assert pd.isna(loaded["actual_end"].iloc[0])
+
+
+def test_storing_a_batch_again_replaces_its_rows(engine: sa.Engine) -> None:
+    frame = coerce(pd.DataFrame(rows("projects", 2)), kind_named("projects")).frame
+    with store.session_scope(engine) as session:
+        _open(session, "2026-Q1")
+        batch = _batch(session, "2026-Q1", "projects-retail", "b" * 64)
+    for _ in range(2):
+        store.store_rows(engine=engine, kind="projects", batch_id=batch.id, frame=frame)
+    assert len(store.load_rows(engine=engine, kind="projects", batch_ids=[batch.id])) == 2
+
+
+def test_replacing_scores_never_duplicates_and_leaves_earlier_cycles(engine: sa.Engine) -> None:
+    def score(cycle_id: str, level: int | None) -> store.Score:
+        return store.Score(
+            cycle_id=cycle_id,
+            unit="Retail",
+            capability="MTI-2",
+            dimension="process",
+            level=level,
+            rubric_version="t",
+            trace=[{"rule": "r", "outcome": "pass"}],
+        )
+
+    with store.session_scope(engine) as session:
+        _open(session, "2026-Q1", "2026-Q2")
+        store.replace_scores(session=session, cycle_id="2026-Q1", scores=[score("2026-Q1", 2)])
+        store.replace_scores(session=session, cycle_id="2026-Q2", scores=[score("2026-Q2", 3)])
+        store.replace_scores(session=session, cycle_id="2026-Q2", scores=[score("2026-Q2", None)])
+
+        q1 = store.get_scores(session=session, cycle_id="2026-Q1")
+        q2 = store.get_scores(session=session, cycle_id="2026-Q2")
+    assert [(s.level, s.trace) for s in q1] == [(2, [{"rule": "r", "outcome": "pass"}])]
+    assert [s.level for s in q2] == [None]
+
+
+def test_last_accepted_batch_skips_quarantined_and_later_cycles(engine: sa.Engine) -> None:
+    with store.session_scope(engine) as session:
+        _open(session, "2026-Q1", "2026-Q2", "2026-Q3")
+        first = _batch(session, "2026-Q1", "projects-retail", "1" * 64)
+        _batch(session, "2026-Q2", "projects-retail", "2" * 64, status="quarantined")
+        _batch(session, "2026-Q3", "projects-retail", "3" * 64)
+        found = store.last_accepted_batch(
+            session=session, source="projects-retail", before_cycle="2026-Q3"
+        )
+    assert found is not None and found.id == first.id
+
+
+def test_one_delivery_per_cycle_audience_and_recipient(engine: sa.Engine) -> None:
+    def delivery() -> store.Delivery:
+        return store.Delivery(
+            cycle_id="2026-Q1", audience="stakeholders", recipient="a@x.org", channel="outbox"
+        )
+
+    with store.session_scope(engine) as session:
+        _open(session, "2026-Q1")
+        store.record_delivery(session=session, delivery=delivery())
+    with store.session_scope(engine) as session, pytest.raises(sa.exc.IntegrityError):
+        store.record_delivery(session=session, delivery=delivery())
+
+
+def test_latest_and_previous_cycle_only_count_completed_ones(engine: sa.Engine) -> None:
+    with store.session_scope(engine) as session:
+        _open(session, "2026-Q1", "2026-Q2", "2026-Q3")
+        store.complete_cycle(session=session, cycle_id="2026-Q1", rubric_version="t")
+        store.complete_cycle(session=session, cycle_id="2026-Q2", rubric_version="t")
+        latest = store.latest_cycle(session=session)
+        previous = store.previous_cycle(session=session, cycle_id="2026-Q3")
+    assert latest is not None and latest.id == "2026-Q2"
+    assert previous is not None and previous.id == "2026-Q2"
