@@ -85,9 +85,11 @@ def run(
     inbox: Annotated[Path | None, typer.Option(help="Folder of the quarter's exports")] = None,
 ) -> None:
     """Run the quarterly cycle once (by default for the last quarter that ended)."""
-    from btm.cycle import cycle_for
+    from btm.cycle import cycle_for, parse_cycle_id
 
-    result = _run_cycle(cycle_id or cycle_for(date.today()), inbox)
+    cycle_id = cycle_id or cycle_for(date.today())
+    parse_cycle_id(cycle_id)  # a malformed id is refused before Prefect starts
+    result = _run_cycle(cycle_id, inbox)
     console.print_json(json.dumps(result))
 
 

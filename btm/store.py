@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from functools import cache
+from pathlib import Path
 from typing import Any, cast
 
 import pandas as pd
@@ -102,7 +103,10 @@ EVIDENCE_TABLES = {name: _evidence_table(kind) for name, kind in load_kinds().it
 
 
 def make_engine(url: str) -> sa.Engine:
-    if url.startswith("sqlite"):
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 30})
 
         @sa.event.listens_for(engine, "connect")

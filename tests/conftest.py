@@ -17,12 +17,18 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
 import sqlalchemy as sa
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP as SMTPServer
+from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
 
 from btm import store
+
+PASSWORD = "s3cret-Passw0rd"
 
 
 @pytest.fixture
@@ -32,12 +38,6 @@ def btm_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name in ("BTM_DATABASE_URL", "BTM_SMTP_HOST", "BTM_REPORT_TO"):
         monkeypatch.delenv(name, raising=False)
     return home
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _pg_bin() -> Path | None:
@@ -62,7 +62,7 @@ def postgres_server() -> Iterator[str]:
     if os.geteuid() == 0:
         shutil.chown(root, "postgres", "postgres")
         as_postgres = ["runuser", "-u", "postgres", "--"]
-    data, port = root / "data", _free_port()
+    data, port = root / "data", free_port()
     run = lambda *args: subprocess.run([*as_postgres, *args], check=True, capture_output=True)  # noqa: E731
     run(str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
     options = f"-c listen_addresses=127.0.0.1 -p {port} -k {root} -c fsync=off"
@@ -107,3 +107,49 @@ def engine(database_url: str) -> Iterator[sa.Engine]:
     store.init_db(engine)
     yield engine
     engine.dispose()
+
+
+# SMTP on loopback ---------------------------------------------------------------------
+
+
+class KeepingHandler:
+    """An aiosmtpd handler that keeps every envelope it accepts."""
+
+    def __init__(self) -> None:
+        self.envelopes: list[Envelope] = []
+
+    async def handle_DATA(self, server: SMTPServer, session: Session, envelope: Envelope) -> str:
+        self.envelopes.append(envelope)
+        return "250 Message accepted for delivery"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def only_the_right_password(
+    server: SMTPServer, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
+) -> AuthResult:
+    ok = isinstance(auth_data, LoginPassword) and auth_data.password == PASSWORD.encode()
+    # handled=False: aiosmtpd then answers "535" itself; with its default (True) it would
+    # expect us to have replied, and the client would wait until its timeout.
+    return AuthResult(success=ok, handled=False)
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[tuple[Controller, KeepingHandler]]:
+    handler = KeepingHandler()
+    controller = Controller(
+        handler,
+        hostname="127.0.0.1",
+        port=free_port(),
+        authenticator=only_the_right_password,
+        auth_require_tls=False,  # loopback test server: no certificate to offer
+    )
+    controller.start()
+    try:
+        yield controller, handler
+    finally:
+        controller.stop()

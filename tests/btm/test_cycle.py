@@ -6,12 +6,14 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from aiosmtpd.controller import Controller
 
 from btm import cycle, store
 from btm.catalog import load_catalog
 from btm.errors import ConfigurationError
 from btm.scoring import load_rubric
 from btm.settings import Settings
+from tests.conftest import KeepingHandler
 from tests.factories import rows, write_csv
 
 CATALOG = load_catalog()
@@ -147,3 +149,37 @@ def test_cycle_ids_and_dates() -> None:
 def test_a_missing_inbox_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="does not exist"):
         cycle.gather_files(tmp_path / "nowhere", archive_dir=tmp_path / "archive")
+
+
+def test_with_smtp_configured_the_report_is_sent_once_per_recipient(
+    engine: sa.Engine,
+    btm_home: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    smtp_server: tuple[Controller, KeepingHandler],
+) -> None:
+    controller, handler = smtp_server
+    monkeypatch.setenv("BTM_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("BTM_SMTP_PORT", str(controller.port))
+    monkeypatch.setenv("BTM_SMTP_TLS", "none")
+    monkeypatch.setenv("BTM_REPORT_TO", "pmo@example.org, cio@example.org")
+    settings = Settings()
+    write_quarter(tmp_path / "q1", case_share=0.6)
+
+    sent = run_cycle("2026-Q1", tmp_path / "q1", engine, settings)
+    again = run_cycle("2026-Q1", tmp_path / "q1", engine, settings)
+
+    assert sent.channel == "smtp" and again.recipients == ()
+    (envelope,) = handler.envelopes
+    assert sorted(envelope.rcpt_tos) == ["cio@example.org", "pmo@example.org"]
+    received = message_from_bytes(envelope.original_content, policy=policy.default)
+    text = received.get_body(preferencelist=("plain",)).get_content()
+    html = received.get_body(preferencelist=("html",)).get_content()
+    assert "2026-Q1" in text and "2026-Q1" in html
+    assert not list(settings.outbox_dir.glob("*.eml"))
+    with store.session_scope(engine) as session:
+        ledger = store.get_deliveries(session=session, cycle_id="2026-Q1")
+    assert sorted((d.recipient, d.channel) for d in ledger) == [
+        ("cio@example.org", "smtp"),
+        ("pmo@example.org", "smtp"),
+    ]

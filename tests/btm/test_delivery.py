@@ -2,25 +2,20 @@
 
 from __future__ import annotations
 
-import socket
-from collections.abc import Iterator
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP as SMTPServer
-from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
 
 from btm.delivery import build_message, send_smtp, write_to_outbox
 from btm.errors import DeliveryError
 from btm.reporting import RenderedReport
+from tests.conftest import PASSWORD, KeepingHandler, free_port
 
 SENDER = "btm@example.org"
 RECIPIENTS = ["pmo@example.org", "cio@example.org"]
-PASSWORD = "s3cret-Passw0rd"
 REPORT = RenderedReport(
     subject="BTM maturity trend report 2026-Q3: enterprise 2.4 (▲0.3)",
     # One very long line, as the CSS inliner produces: it must not break SMTP's line limit.
@@ -29,49 +24,6 @@ REPORT = RenderedReport(
     + "</body></html>",
     text="BTM MATURITY TREND REPORT - CYCLE 2026-Q3\nEnterprise 2.4 ▲0.3\n",
 )
-
-
-class KeepingHandler:
-    """An aiosmtpd handler that keeps every envelope it accepts."""
-
-    def __init__(self) -> None:
-        self.envelopes: list[Envelope] = []
-
-    async def handle_DATA(self, server: SMTPServer, session: Session, envelope: Envelope) -> str:
-        self.envelopes.append(envelope)
-        return "250 Message accepted for delivery"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def only_the_right_password(
-    server: SMTPServer, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
-) -> AuthResult:
-    ok = isinstance(auth_data, LoginPassword) and auth_data.password == PASSWORD.encode()
-    # handled=False: aiosmtpd then answers "535" itself; with its default (True) it would
-    # expect us to have replied, and the client would wait until its timeout.
-    return AuthResult(success=ok, handled=False)
-
-
-@pytest.fixture
-def smtp_server() -> Iterator[tuple[Controller, KeepingHandler]]:
-    handler = KeepingHandler()
-    controller = Controller(
-        handler,
-        hostname="127.0.0.1",
-        port=free_port(),
-        authenticator=only_the_right_password,
-        auth_require_tls=False,  # loopback test server: no certificate to offer
-    )
-    controller.start()
-    try:
-        yield controller, handler
-    finally:
-        controller.stop()
 
 
 def parts_of(message: EmailMessage) -> list[str]:

@@ -1,0 +1,65 @@
+"""`btm demo`, twice, through the real flow on Prefect's test server."""
+
+from email import message_from_bytes, policy
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from typer.testing import CliRunner
+
+from btm import store
+from btm.cli import app
+from btm.evidence.sample import BAD_SAMPLE, DEMO_CYCLES
+from btm.settings import Settings
+
+pytestmark = pytest.mark.prefect
+
+
+def _state(engine: sa.Engine) -> tuple[list[str], list[tuple], int, int]:
+    with store.session_scope(engine) as session:
+        cycles = [
+            row[0] for row in session.exec(sa.select(store.Cycle.id).order_by(store.Cycle.id))
+        ]
+        scores = [
+            (s.cycle_id, s.unit, s.capability, s.dimension, s.level)
+            for c in cycles
+            for s in store.get_scores(session=session, cycle_id=c)
+        ]
+        deliveries = session.exec(sa.select(sa.func.count()).select_from(store.Delivery)).one()[0]
+        batches = session.exec(sa.select(sa.func.count()).select_from(store.EvidenceBatch)).one()[0]
+    return cycles, scores, deliveries, batches
+
+
+def test_demo_twice_leaves_the_same_cycles_scores_and_emails(
+    prefect_server: None, btm_home: Path
+) -> None:
+    runner = CliRunner()
+    first = runner.invoke(app, ["demo"])
+    assert first.exit_code == 0, first.output
+    settings = Settings()
+    engine = store.engine_for(settings.effective_database_url)
+    outbox = sorted(settings.outbox_dir.glob("*.eml"))
+    before = _state(engine)
+    emails = {p.name: p.read_bytes() for p in outbox}
+
+    second = runner.invoke(app, ["demo"])
+
+    assert second.exit_code == 0, second.output
+    assert "already delivered" in second.output
+    assert _state(engine) == before
+    assert {p.name: p.read_bytes() for p in settings.outbox_dir.glob("*.eml")} == emails
+
+    cycles, scores, deliveries, _ = before
+    assert cycles == list(DEMO_CYCLES)
+    assert len(scores) == len(DEMO_CYCLES) * 5 * 17 * 4
+    assert deliveries == len(DEMO_CYCLES) * len(settings.report_to)
+    assert [p.name for p in outbox] == [f"{c}-stakeholders.eml" for c in DEMO_CYCLES]
+
+    message = message_from_bytes(outbox[-1].read_bytes(), policy=policy.default)
+    assert message.get_content_type() == "multipart/alternative"
+    assert [p.get_content_type() for p in message.iter_parts()] == ["text/plain", "text/html"]
+
+    bad_cycle, bad_file = BAD_SAMPLE
+    assert (settings.quarantine_dir / bad_cycle / bad_file).exists()
+    bad_report = (settings.reports_dir / f"{bad_cycle}.html").read_text()
+    assert bad_file in bad_report
