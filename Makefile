@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest clean
+.PHONY: demo test lint typecheck pytest bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,3 +30,7 @@ pytest: $(STAMP)
 
 clean:
 	rm -rf .btm .pytest_cache .mypy_cache .ruff_cache
+
+# Not part of `make test`: prints times and memory against plain pandas in the same run.
+bench: $(STAMP)
+	$(BIN)/python -m tests.benchmarks.bench_cycle --rows $(or $(ROWS),1000000)

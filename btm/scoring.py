@@ -13,7 +13,7 @@ import operator
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -66,11 +66,16 @@ class Rubric:
     planned: dict[str, PlannedMetric]
 
     def cell(self, capability: str, dimension: str) -> dict[int, list[Rule]]:
-        levels: dict[int, list[Rule]] = {level: [] for level in LEVELS}
+        """The rules of one capability x dimension, by level (2 to 5)."""
+        return self._cells.get((capability, dimension)) or {level: [] for level in LEVELS}
+
+    @cached_property
+    def _cells(self) -> dict[tuple[str, str], dict[int, list[Rule]]]:
+        cells: dict[tuple[str, str], dict[int, list[Rule]]] = {}
         for rule in self.rules:
-            if rule.capability == capability and rule.dimension == dimension:
-                levels[rule.level].append(rule)
-        return levels
+            key = (rule.capability, rule.dimension)
+            cells.setdefault(key, {level: [] for level in LEVELS})[rule.level].append(rule)
+        return cells
 
 
 @dataclass(frozen=True)

@@ -12,15 +12,18 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
 from sqlmodel import JSON, Column, Field, Session, SQLModel, col, create_engine, delete, select
 
 from btm.evidence.kinds import EvidenceKind, load_kinds
 
 ROW_CHUNK = 50_000
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
 def utcnow() -> datetime:
@@ -120,8 +123,21 @@ def make_engine(url: str) -> sa.Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+def alembic_config(url: sa.URL | str) -> Config:
+    """Alembic's configuration for this package's migrations, on a database URL."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    rendered = url.render_as_string(hide_password=False) if isinstance(url, sa.URL) else url
+    config.set_main_option("sqlalchemy.url", rendered.replace("%", "%%"))
+    return config
+
+
 def init_db(engine: sa.Engine) -> None:
-    SQLModel.metadata.create_all(engine)
+    """Create or upgrade the schema in place through the Alembic migrations."""
+    config = alembic_config(engine.url)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
 
 
 @contextmanager
@@ -203,34 +219,69 @@ def cycle_batches(*, session: Session, cycle_id: str) -> list[EvidenceBatch]:
     return sorted(newest.values(), key=lambda b: b.source)
 
 
+def _db_records(frame: pd.DataFrame, table: sa.Table) -> list[tuple[Any, ...]]:
+    """Rows as plain tuples for the driver: dates as ISO text, missing values as None."""
+    columns: dict[str, Any] = {}
+    for column in table.columns:
+        values = frame[column.name]
+        if isinstance(column.type, sa.Date):
+            values = values.dt.strftime("%Y-%m-%d")
+        columns[column.name] = values.astype(object).where(values.notna(), None)
+    return list(zip(*columns.values(), strict=True))
+
+
 def store_rows(*, engine: sa.Engine, kind: str, batch_id: int, frame: pd.DataFrame) -> None:
-    """Write a batch's rows in bulk, in chunks, in one transaction."""
+    """Write a batch's rows in bulk in one transaction: COPY on PostgreSQL, the driver's
+    executemany elsewhere; never one ORM object per row."""
     table = EVIDENCE_TABLES[kind]
-    columns = [c.name for c in table.columns if c.name not in ("batch_id", "row_number")]
-    out = frame.reindex(columns=columns)
-    out.insert(0, "row_number", frame["_row"].to_numpy())
-    out.insert(0, "batch_id", batch_id)
-    for name in columns:
-        if isinstance(table.c[name].type, sa.Date):
-            out[name] = out[name].dt.date
-    out = out.astype(object).where(out.notna(), None)
+    out = frame.reindex(columns=[c.name for c in table.columns])
+    out["batch_id"] = batch_id
+    out["row_number"] = frame["_row"].to_numpy()
+    records = _db_records(out, table)
+    names = ", ".join(c.name for c in table.columns)
     with engine.begin() as connection:
         connection.execute(table.delete().where(table.c.batch_id == batch_id))
-        records = cast(list[dict[str, Any]], out.to_dict("records"))
+        if engine.dialect.name == "postgresql":
+            driver = connection.connection.driver_connection
+            assert driver is not None
+            with (
+                driver.cursor() as cursor,
+                cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy,
+            ):
+                for record in records:
+                    copy.write_row(record)
+            return
+        marks = ", ".join("?" for _ in table.columns)
+        insert = f"INSERT INTO {table.name} ({names}) VALUES ({marks})"
         for start in range(0, len(records), ROW_CHUNK):
-            connection.execute(table.insert(), records[start : start + ROW_CHUNK])
+            connection.exec_driver_sql(insert, records[start : start + ROW_CHUNK])
 
 
 def load_rows(*, engine: sa.Engine, kind: str, batch_ids: Sequence[int]) -> pd.DataFrame:
+    """A kind's rows of the given batches, typed as the reader types them."""
     table = EVIDENCE_TABLES[kind]
-    statement = sa.select(table).where(table.c.batch_id.in_(list(batch_ids)))
+    names = [c.name for c in table.columns]
+    ids = ", ".join(str(int(i)) for i in batch_ids) or "NULL"
+    # The driver's own cursor: plain tuples, none of SQLAlchemy's per-row processing.
+    query = f"SELECT {', '.join(names)} FROM {table.name} WHERE batch_id IN ({ids})"
     with engine.connect() as connection:
-        frame = pd.read_sql(statement, connection)
+        cursor = connection.connection.cursor()
+        try:
+            cursor.execute(query)
+            rows = cursor.fetchall()
+        finally:
+            cursor.close()
+    frame = pd.DataFrame.from_records(rows, columns=names)
     for column in table.columns:
+        values = frame[column.name]
         if isinstance(column.type, sa.Date):
-            frame[column.name] = pd.to_datetime(frame[column.name])
+            frame[column.name] = pd.to_datetime(values, format="ISO8601")
         elif isinstance(column.type, sa.Boolean):
-            frame[column.name] = frame[column.name].astype("boolean")
+            frame[column.name] = values.astype("boolean")
+        elif isinstance(column.type, sa.Float):
+            frame[column.name] = pd.to_numeric(values).astype(float)
+        elif isinstance(column.type, sa.Text):
+            frame[column.name] = values.astype("str")
     return frame
 
 

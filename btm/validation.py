@@ -40,7 +40,8 @@ class RuleFailure:
         where = f"column {self.column}" if self.column else "the file"
         rows = ", ".join(str(r) for r in self.rows)
         more = f" (first {len(self.rows)} of {self.count})" if self.count > len(self.rows) else ""
-        detail = f": rows {rows}{more}" if rows else ""
+        noun = "row" if len(self.rows) == 1 else "rows"
+        detail = f": {noun} {rows}{more}" if rows else ""
         ids = f"; ids {', '.join(self.ids)}" if self.ids else ""
         values = f"; values {', '.join(repr(v) for v in self.values)}" if self.values else ""
         return (

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import sqlalchemy as sa
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
@@ -19,7 +20,7 @@ from btm.scoring import load_rubric
 from btm.settings import Settings
 
 
-def _engine(settings: Settings) -> Any:
+def _engine(settings: Settings) -> sa.Engine:
     return store.engine_for(settings.effective_database_url)
 
 

@@ -122,3 +122,16 @@ def test_latest_and_previous_cycle_only_count_completed_ones(engine: sa.Engine) 
         previous = store.previous_cycle(session=session, cycle_id="2026-Q3")
     assert latest is not None and latest.id == "2026-Q2"
     assert previous is not None and previous.id == "2026-Q2"
+
+
+def test_the_migrations_build_exactly_the_models_schema(engine: sa.Engine) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlmodel import SQLModel
+
+    store.init_db(engine)  # a second upgrade is a no-op
+    with engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
+        revision = connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+    assert differences == [], "the models changed: add an Alembic revision in btm/migrations"
+    assert revision == "0001"

@@ -65,4 +65,4 @@ def test_text_in_a_number_fails_the_batch(tmp_path: Path) -> None:
     )
     outcome = validate_frame(parsed.frame, "investments", cell_problems=parsed.problems)
     assert not outcome.accepted
-    assert any("column budget" in s and "rows 3" in s for s in outcome.sentences())
+    assert any("column budget" in s and "row 3" in s for s in outcome.sentences())
