@@ -2,7 +2,7 @@
 or on `sqlalchemy.url` when run from the alembic command line."""
 
 from alembic import context
-from sqlalchemy import engine_from_config, pool
+from sqlalchemy import Connection, engine_from_config, pool
 from sqlmodel import SQLModel
 
 import btm.store  # noqa: F401  (registers every table on SQLModel.metadata)
@@ -22,24 +22,20 @@ def run_migrations_offline() -> None:
         context.run_migrations()
 
 
+def _run_on(connection: Connection) -> None:
+    context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
 def run_migrations_online() -> None:
     connection = config.attributes.get("connection")
     if connection is not None:
-        context.configure(
-            connection=connection, target_metadata=target_metadata, render_as_batch=True
-        )
-        with context.begin_transaction():
-            context.run_migrations()
+        _run_on(connection)
         return
-    engine = engine_from_config(
-        config.get_section(config.config_ini_section) or {}, poolclass=pool.NullPool
-    )
-    with engine.connect() as connection:
-        context.configure(
-            connection=connection, target_metadata=target_metadata, render_as_batch=True
-        )
-        with context.begin_transaction():
-            context.run_migrations()
+    section = config.get_section(config.config_ini_section) or {}
+    with engine_from_config(section, poolclass=pool.NullPool).connect() as connection:
+        _run_on(connection)
 
 
 if context.is_offline_mode():
