@@ -12,7 +12,6 @@ decides how often the fields the scoring reads are filled and good. One file,
 from __future__ import annotations
 
 import csv
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -20,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from btm.cycle import cycle_as_of, parse_cycle_id
 from btm.errors import ConfigurationError
 from btm.evidence.kinds import kind_named
 
@@ -186,25 +186,6 @@ SAMPLE_UNITS: tuple[SampleUnit, ...] = (
         ("Helen Moore", "Kwame Asante", "Isabel Torres", "Peter Nowak"),
     ),
 )
-
-_CYCLE = re.compile(r"(\d{4})-Q([1-4])")
-_QUARTER_END = {1: (3, 31), 2: (6, 30), 3: (9, 30), 4: (12, 31)}
-
-
-def _cycle_key(cycle: str) -> tuple[int, int]:
-    match = _CYCLE.fullmatch(cycle)
-    if match is None:
-        raise ConfigurationError(
-            f"cycle {cycle!r} is not a cycle id; write it as YYYY-Qn, e.g. 2026-Q1"
-        )
-    return int(match[1]), int(match[2])
-
-
-def _as_of(cycle: str) -> date:
-    """The last day of the quarter a cycle assesses."""
-    year, quarter = _cycle_key(cycle)
-    month, day = _QUARTER_END[quarter]
-    return date(year, month, day)
 
 
 def _share(p: float, base: float = 0.25, slope: float = 0.7) -> float:
@@ -724,7 +705,7 @@ def generate_sample_evidence(
     Files land in `out_dir/<cycle>/investments-<unit>.csv` and `projects-<unit>.csv`;
     the same seed gives byte-identical files. Returns the paths written, sorted.
     """
-    ordered = sorted(cycles, key=_cycle_key)
+    ordered = sorted(cycles, key=parse_cycle_id)
     if len(set(ordered)) != len(ordered):
         raise ConfigurationError(f"cycles {list(cycles)} name a cycle twice; list each once")
     investment_columns = kind_named("investments").field_names
@@ -735,7 +716,7 @@ def generate_sample_evidence(
         portfolio = _Portfolio(unit, rng)
         previous: date | None = None
         for position, cycle in enumerate(ordered):
-            as_of = _as_of(cycle)
+            as_of = cycle_as_of(cycle)
             p = _maturity(unit, position, len(ordered), rng)
             if previous is None:
                 portfolio.open(as_of, p)
