@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
+from dataclasses import asdict
 from datetime import date
 from functools import wraps
 from pathlib import Path
@@ -20,8 +21,11 @@ from rich.console import Console
 from rich.table import Table
 
 from btm import store
-from btm.catalog import load_catalog
+from btm.catalog import DATA_DIR, load_catalog
 from btm.errors import BtmError
+from btm.evidence.gather import source_notes
+from btm.evidence.sources import load_sources
+from btm.reporting import SourceNote
 from btm.settings import Settings
 
 app = typer.Typer(
@@ -49,47 +53,81 @@ def friendly(command: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
-def _run_cycle(cycle_id: str, inbox: Path | None) -> dict[str, Any]:
+def _run_cycle(
+    cycle_id: str, *, inbox: Path | None = None, sources: Path | None = None, force: bool = False
+) -> dict[str, Any]:
     # The flow is imported here so that `btm status` never pays Prefect's start-up cost.
     from flows.quarterly_cycle import quarterly_cycle
 
-    return quarterly_cycle(cycle_id=cycle_id, inbox=str(inbox) if inbox else None)
+    return quarterly_cycle(
+        cycle_id=cycle_id,
+        inbox=str(inbox) if inbox else None,
+        sources_file=str(sources) if sources else None,
+        force=force,
+    )
+
+
+DEMO_SOURCES = DATA_DIR / "demo-sources.yaml"
 
 
 @app.command()
 @friendly
 def demo() -> None:
-    """Generate the sample enterprise's evidence and run the cycle for each of its quarters."""
+    """Generate the sample enterprise's evidence and run the cycle for each of its quarters.
+
+    The sample is gathered through `btm/data/demo-sources.yaml`: drop folders of CSV, JSON
+    and XLSX files, and a SQL database read with a bound query."""
     from btm.evidence.sample import DEMO_CYCLES, generate_sample_evidence
 
     settings = Settings()
     generate_sample_evidence(settings.inbox_dir, cycles=DEMO_CYCLES)
     console.print(f"sample evidence for {', '.join(DEMO_CYCLES)} in {settings.inbox_dir}")
-    results = [_run_cycle(cycle_id, settings.inbox_dir / cycle_id) for cycle_id in DEMO_CYCLES]
+    results = [_run_cycle(cycle_id, sources=DEMO_SOURCES) for cycle_id in DEMO_CYCLES]
     for result in results:
         quarantined = ", ".join(result["quarantined"]) or "none"
+        scored = (
+            f"{result['scores']} scores"
+            if result["rescored"]
+            else "evidence unchanged, scores kept"
+        )
         console.print(
-            f"[bold]{result['cycle']}[/bold]: {result['scores']} scores; "
-            f"quarantined: {quarantined}; email: {result['delivery'] or 'already delivered'}"
+            f"[bold]{result['cycle']}[/bold]: {scored}; quarantined: {quarantined}; "
+            f"email: {result['delivery'] or 'already delivered'}"
         )
     last = results[-1]
     console.print(f"\nreport: {last['report']}")
     console.print(f"emails: {settings.outbox_dir}")
-    console.print("levels: btm status")
+    console.print(f"levels: btm status   sources: btm sources check --sources {DEMO_SOURCES}")
+
+
+SourcesOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--sources", help="Sources file (default: BTM_HOME/sources.yaml, else the inbox folder)"
+    ),
+]
 
 
 @app.command()
 @friendly
 def run(
     cycle_id: Annotated[str | None, typer.Option("--cycle", help="Quarter, e.g. 2026-Q1")] = None,
-    inbox: Annotated[Path | None, typer.Option(help="Folder of the quarter's exports")] = None,
+    inbox: Annotated[
+        Path | None, typer.Option(help="Drop folder to read when there is no sources file")
+    ] = None,
+    sources: SourcesOption = None,
+    force: Annotated[
+        bool, typer.Option(help="Validate unchanged batches again and rescore")
+    ] = False,
 ) -> None:
     """Run the quarterly cycle once (by default for the last quarter that ended)."""
     from btm.cycle import cycle_for, parse_cycle_id
 
     cycle_id = cycle_id or cycle_for(date.today())
     parse_cycle_id(cycle_id)  # a malformed id is refused before Prefect starts
-    result = _run_cycle(cycle_id, inbox)
+    if sources is not None:
+        load_sources(sources)  # so is a broken sources file
+    result = _run_cycle(cycle_id, inbox=inbox, sources=sources, force=force)
     console.print_json(json.dumps(result))
 
 
@@ -124,6 +162,7 @@ def status(
                 "run `btm demo` or `btm run` first".replace("  ", " ")
             )
         scores = store.get_scores(session=session, cycle_id=cycle.id)
+    sources = source_notes(engine=engine, now=store.utcnow())
     if as_json:
         payload = {
             "cycle": cycle.id,
@@ -138,10 +177,33 @@ def status(
                 }
                 for s in scores
             ],
+            "sources": [
+                {
+                    "source": n.source,
+                    "connector": n.connector,
+                    "reachable": n.reachable,
+                    "error": n.error,
+                    "last_success": n.last_success.isoformat() if n.last_success else None,
+                    "age_seconds": n.age.total_seconds() if n.age else None,
+                    "rows": n.rows,
+                }
+                for n in sources
+            ],
         }
         sys.stdout.write(json.dumps(payload, indent=2) + "\n")
         return
     _print_table(cycle.id, cycle.rubric_version or "", scores)
+    _print_sources(sources)
+
+
+def _print_sources(notes: list[SourceNote]) -> None:
+    table = Table(title="Evidence sources")
+    for column in ("source", "connector", "last successful fetch", "age", "rows", "last attempt"):
+        table.add_column(column, justify="right" if column == "rows" else "left")
+    for n in notes:
+        last = "ok" if n.reachable else f"[red]failed[/red]: {n.error}"
+        table.add_row(n.source, n.connector, n.last_success_text, n.age_text, str(n.rows), last)
+    console.print(table)
 
 
 def _print_table(cycle_id: str, rubric_version: str, scores: list[store.Score]) -> None:
@@ -163,3 +225,77 @@ def _print_table(cycle_id: str, rubric_version: str, scores: list[store.Score]) 
             table.add_row(capability, dimension, *cells)
     console.print(table)
     console.print("– = unknown: no evidence yet covers this capability x dimension")
+
+
+sources_app = typer.Typer(help="The evidence sources: check that each can be reached.")
+app.add_typer(sources_app, name="sources")
+
+
+@sources_app.command("check")
+@friendly
+def sources_check(
+    sources: SourcesOption = None,
+    cycle_id: Annotated[
+        str | None, typer.Option("--cycle", help="Cycle the placeholders are filled for")
+    ] = None,
+    inbox: Annotated[
+        Path | None, typer.Option(help="Drop folder when there is no sources file")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """Try each configured source: reachable, rows, latency, and the error with its fix.
+
+    Nothing is archived or stored. Exit code 1 when any source fails."""
+    from btm.cycle import cycle_for, templating
+    from btm.evidence.gather import check_source, configured_sources
+
+    settings = Settings()
+    cycle_id = cycle_id or cycle_for(date.today())
+    configured = configured_sources(
+        sources_file=sources,
+        home=settings.resolved_home,
+        inbox=inbox or settings.inbox_dir / cycle_id,
+    )
+    checks = [check_source(s, templating=templating(cycle_id, settings)) for s in configured]
+    failed = [c for c in checks if not c.reachable or c.error]
+    if as_json:
+        sys.stdout.write(json.dumps([asdict(c) for c in checks], indent=2) + "\n")
+    else:
+        table = Table(title=f"Evidence sources (placeholders filled for {cycle_id})")
+        for column in ("source", "kind", "connector", "reachable", "rows", "latency", "error"):
+            table.add_column(column, justify="right" if column in ("rows", "latency") else "left")
+        for c in checks:
+            table.add_row(
+                c.source,
+                c.kind,
+                c.connector,
+                "[green]yes[/green]" if c.reachable else "[red]no[/red]",
+                str(c.rows),
+                f"{c.latency_ms:.0f} ms",
+                c.error or "",
+            )
+        console.print(table)
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def kinds(
+    markdown: Annotated[bool, typer.Option(help="Print the PMO's field reference")] = False,
+) -> None:
+    """List the evidence kinds and their fields (the canonical names sources map onto)."""
+    from btm.evidence.kinds import load_kinds
+    from btm.evidence.reference import kinds_markdown
+
+    if markdown:
+        sys.stdout.write(kinds_markdown())
+        return
+    payload = {
+        name: {
+            "id_field": kind.id_field,
+            "description": kind.description,
+            "fields": [asdict(f) for f in kind.fields],
+        }
+        for name, kind in load_kinds().items()
+    }
+    sys.stdout.write(json.dumps(payload, indent=2) + "\n")

@@ -1,6 +1,6 @@
 """One quarterly cycle, as plain functions: each is one arrow of the pipeline.
 
-gather -> validate and store -> assemble evidence -> metrics -> score -> report -> deliver.
+gather (btm.evidence.gather) -> assemble evidence -> metrics -> score -> report -> deliver.
 The Prefect flow in `flows/` calls these in order as tasks; tests call them directly.
 A cycle id names a calendar quarter (`2026-Q1`); its as-of date is the quarter's last day.
 """
@@ -8,8 +8,7 @@ A cycle id names a calendar quarter (`2026-Q1`); its as-of date is the quarter's
 from __future__ import annotations
 
 import re
-import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -18,14 +17,14 @@ import sqlalchemy as sa
 
 from btm import delivery, reporting, store
 from btm.catalog import Catalog
-from btm.errors import BtmError, ConfigurationError
-from btm.evidence.files import ArchivedFile, archive_file, parse_file
+from btm.errors import ConfigurationError
+from btm.evidence.gather import EvidencePlan, evidence_plan, source_notes
 from btm.evidence.kinds import load_kinds
+from btm.evidence.sources import Templating
 from btm.metrics import UNIT, compute_metrics
-from btm.reporting import QuarantineNote, RenderedReport, StaleNote
+from btm.reporting import RenderedReport
 from btm.scoring import CellScore, Rubric, score_units
 from btm.settings import Settings
-from btm.validation import ValidationOutcome, validate_frame
 
 _CYCLE = re.compile(r"^(\d{4})-Q([1-4])$")
 AUDIENCE = "stakeholders"
@@ -60,117 +59,23 @@ def cycle_for(day: date) -> str:
     return f"{year}-Q{quarter}"
 
 
-# gather, validate, store --------------------------------------------------------------
+def cycle_start(cycle_id: str) -> date:
+    """The first day of the cycle's quarter."""
+    year, quarter = parse_cycle_id(cycle_id)
+    return date(year, quarter * 3 - 2, 1)
 
 
-def gather_files(inbox: Path, *, archive_dir: Path) -> list[ArchivedFile]:
-    """Archive every evidence file of the inbox folder by content hash, before reading it."""
-    if not inbox.is_dir():
-        raise ConfigurationError(
-            f"evidence folder {inbox} does not exist; put the cycle's exports there "
-            "or pass another folder"
-        )
-    return [archive_file(path, archive_dir=archive_dir) for path in sorted(inbox.glob("*.csv"))]
-
-
-@dataclass(frozen=True)
-class BatchResult:
-    batch: store.EvidenceBatch
-    frame: pd.DataFrame | None
-    outcome: ValidationOutcome | None
-    reused: bool
-
-
-def _quarantine(
-    archived: ArchivedFile, cycle_id: str, problems: list[str], quarantine_dir: Path
-) -> None:
-    folder = quarantine_dir / cycle_id
-    folder.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(archived.archived, folder / archived.original.name)
-    explanation = [
-        f"{archived.original.name} was quarantined in cycle {cycle_id}.",
-        f"sha256: {archived.sha256}",
-        "Nothing was deleted: the earlier accepted evidence of this source stays in force.",
-        "Correct the file and put it back in the inbox; the next run picks it up.",
-        "",
-        "Problems (rows are numbered as a spreadsheet shows them; the header is row 1):",
-        *(f"- {p}" for p in problems),
-    ]
-    (folder / f"{archived.original.name}.problems.txt").write_text("\n".join(explanation) + "\n")
-
-
-def accept_batch(
-    archived: ArchivedFile, *, cycle_id: str, engine: sa.Engine, quarantine_dir: Path
-) -> BatchResult:
-    """Parse and validate one archived file once; store its rows or quarantine it."""
-    with store.session_scope(engine) as session:
-        existing = store.find_batch(
-            session=session, cycle_id=cycle_id, source=archived.source, sha256=archived.sha256
-        )
-    if existing is not None:
-        return BatchResult(existing, None, None, reused=True)
-    frame: pd.DataFrame | None = None
-    outcome: ValidationOutcome | None = None
-    try:
-        parsed = parse_file(archived)
-        outcome = validate_frame(parsed.frame, archived.kind, cell_problems=parsed.problems)
-        problems = outcome.sentences()
-        accepted = outcome.accepted
-        frame = parsed.frame if accepted else None
-    except BtmError as exc:
-        problems, accepted = [str(exc)], False
-    batch = store.EvidenceBatch(
-        cycle_id=cycle_id,
-        source=archived.source,
-        kind=archived.kind,
-        file_name=archived.original.name,
-        sha256=archived.sha256,
-        archive_path=str(archived.archived),
-        rows=outcome.rows if outcome else 0,
-        status="accepted" if accepted else "quarantined",
-        problems=problems,
+def templating(cycle_id: str, settings: Settings) -> Templating:
+    """What a source's location, query and parameters may refer to, for this cycle."""
+    return Templating(
+        cycle=cycle_id,
+        cycle_start=cycle_start(cycle_id),
+        as_of=cycle_as_of(cycle_id),
+        home=settings.resolved_home,
     )
-    with store.session_scope(engine) as session:
-        batch = store.add_batch(session=session, batch=batch)
-    if frame is not None:
-        assert batch.id is not None
-        store.store_rows(engine=engine, kind=archived.kind, batch_id=batch.id, frame=frame)
-    else:
-        _quarantine(archived, cycle_id, problems, quarantine_dir)
-    return BatchResult(batch, frame, outcome, reused=False)
 
 
 # assemble the cycle's evidence --------------------------------------------------------
-
-
-@dataclass
-class EvidencePlan:
-    """Which batches a cycle scores on, and what the report must say about the rest."""
-
-    batches: list[store.EvidenceBatch] = field(default_factory=list)
-    quarantined: list[QuarantineNote] = field(default_factory=list)
-    stale: list[StaleNote] = field(default_factory=list)
-
-
-def evidence_plan(*, engine: sa.Engine, cycle_id: str) -> EvidencePlan:
-    """Each source's batch of this cycle when accepted, else the source's last accepted
-    batch of an earlier cycle, marked stale."""
-    plan = EvidencePlan()
-    with store.session_scope(engine) as session:
-        for batch in store.cycle_batches(session=session, cycle_id=cycle_id):
-            if batch.status == "accepted":
-                plan.batches.append(batch)
-                continue
-            plan.quarantined.append(
-                QuarantineNote(batch.source, batch.file_name, batch.sha256, tuple(batch.problems))
-            )
-            earlier = store.last_accepted_batch(
-                session=session, source=batch.source, before_cycle=cycle_id
-            )
-            if earlier is not None:
-                plan.batches.append(earlier)
-                plan.stale.append(StaleNote(batch.source, earlier.cycle_id))
-    return plan
 
 
 @dataclass(frozen=True)
@@ -190,12 +95,29 @@ class CycleEvidence:
         return {unit: sorted(values) for unit, values in hashes.items()}
 
 
+def scores_are_current(
+    *, engine: sa.Engine, cycle_id: str, plan: EvidencePlan, rubric: Rubric
+) -> bool:
+    """True when the cycle was scored on exactly these batches under this rubric."""
+    with store.session_scope(engine) as session:
+        scored = session.get(store.Cycle, cycle_id)
+    return (
+        scored is not None
+        and scored.completed_at is not None
+        and scored.evidence_key == plan.key(rubric.version)
+    )
+
+
 def assemble_evidence(
-    *, engine: sa.Engine, cycle_id: str, fresh: dict[int, pd.DataFrame] | None = None
+    *,
+    engine: sa.Engine,
+    cycle_id: str,
+    plan: EvidencePlan | None = None,
+    fresh: dict[int, pd.DataFrame] | None = None,
 ) -> CycleEvidence:
     """Load the planned batches per kind; frames parsed in this run are not read again."""
     fresh = fresh or {}
-    plan = evidence_plan(engine=engine, cycle_id=cycle_id)
+    plan = plan or evidence_plan(engine=engine, cycle_id=cycle_id)
     frames: dict[str, pd.DataFrame] = {}
     for kind in load_kinds():
         ids = [b.id for b in plan.batches if b.kind == kind and b.id is not None]
@@ -236,7 +158,10 @@ def save_scores(
     with store.session_scope(engine) as session:
         count = store.replace_scores(session=session, cycle_id=evidence.cycle_id, scores=rows)
         store.complete_cycle(
-            session=session, cycle_id=evidence.cycle_id, rubric_version=rubric.version
+            session=session,
+            cycle_id=evidence.cycle_id,
+            rubric_version=rubric.version,
+            evidence_key=evidence.plan.key(rubric.version),
         )
     return count
 
@@ -267,6 +192,7 @@ def render_cycle_report(
         stale=plan.stale,
         rubric_version=rubric.version,
         generated_at=datetime.now().replace(microsecond=0),
+        sources=source_notes(engine=engine, now=store.utcnow()),
     )
     return reporting.render_report(context)
 

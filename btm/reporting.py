@@ -23,7 +23,7 @@ import os
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any, Literal
@@ -80,10 +80,41 @@ class QuarantineNote:
 
 @dataclass(frozen=True)
 class StaleNote:
-    """Evidence carried forward from an earlier cycle because this cycle's batch was refused."""
+    """Evidence carried forward from an earlier cycle: this cycle's batch was refused, or
+    the source could not be reached."""
 
     source: str
     from_cycle: str
+    reason: str = "its new batch was quarantined"
+
+
+@dataclass(frozen=True)
+class SourceNote:
+    """A source's provenance: its last fetch, and its last successful one with its age."""
+
+    source: str
+    connector: str
+    last_attempt: datetime
+    reachable: bool
+    error: str | None
+    last_success: datetime | None
+    age: timedelta | None
+    rows: int
+
+    @property
+    def age_text(self) -> str:
+        if self.age is None:
+            return "never fetched"
+        hours = self.age.total_seconds() / 3600
+        if hours < 1:
+            return f"{max(int(hours * 60), 0)} min"
+        if hours < 48:
+            return f"{int(hours)} h"
+        return f"{int(hours // 24)} days"
+
+    @property
+    def last_success_text(self) -> str:
+        return self.last_success.strftime("%Y-%m-%d %H:%M UTC") if self.last_success else "never"
 
 
 @dataclass(frozen=True)
@@ -187,6 +218,7 @@ class ReportContext:
     falls: tuple[Mover, ...]
     quarantined: tuple[QuarantineEntry, ...]
     stale: tuple[StaleNote, ...]
+    sources: tuple[SourceNote, ...]
     legend: tuple[LegendEntry, ...]
     rollup_rule: str
     change_rule: str
@@ -239,6 +271,7 @@ def build_report_context(
     stale: Sequence[StaleNote],
     rubric_version: str,
     generated_at: datetime,
+    sources: Sequence[SourceNote] = (),
 ) -> ReportContext:
     """Reduce this cycle's and the previous cycle's scores to the report's plain values.
 
@@ -321,6 +354,7 @@ def build_report_context(
             for note in quarantined
         ),
         stale=tuple(stale),
+        sources=tuple(sources),
         legend=_legend(catalog),
         rollup_rule=ROLLUP_RULE,
         change_rule=CHANGE_RULE,

@@ -36,15 +36,27 @@ class Cycle(SQLModel, table=True):
     started_at: datetime = Field(default_factory=utcnow)
     completed_at: datetime | None = None
     rubric_version: str | None = None
+    evidence_key: str | None = Field(
+        default=None, description="digest of the batches and rubric the scores were computed on"
+    )
 
 
 class EvidenceBatch(SQLModel, table=True):
+    """One payload of one source, kept once per content: an unchanged payload fetched
+    again is the same batch. `cycle_id` is the cycle that first gathered it."""
+
     __tablename__ = "evidence_batch"
-    __table_args__ = (sa.UniqueConstraint("cycle_id", "source", "sha256"),)
+    __table_args__ = (
+        sa.UniqueConstraint(
+            "source", "part", "sha256", name="uq_evidence_batch_source_part_sha256"
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     cycle_id: str = Field(foreign_key="cycle.id", index=True)
     source: str
+    part: str = Field(description="file name within the source, or the source's one payload")
+    connector: str = "files"
     kind: str
     file_name: str
     sha256: str = Field(index=True)
@@ -52,6 +64,26 @@ class EvidenceBatch(SQLModel, table=True):
     rows: int = 0
     status: str = Field(description="accepted or quarantined")
     problems: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    fetched_at: datetime = Field(default_factory=utcnow)
+
+
+class SourceFetch(SQLModel, table=True):
+    """One attempt to fetch one source in a cycle: the payload it brought (one row per
+    payload), or the error that stopped it (one row with no batch)."""
+
+    __tablename__ = "source_fetch"
+
+    id: int | None = Field(default=None, primary_key=True)
+    cycle_id: str = Field(foreign_key="cycle.id", index=True)
+    source: str = Field(index=True)
+    attempt: str = Field(description="groups the rows of one fetch of the source")
+    connector: str
+    part: str | None = None
+    batch_id: int | None = Field(default=None, foreign_key="evidence_batch.id")
+    ok: bool
+    error: str | None = None
+    rows: int = 0
+    latency_ms: float = 0.0
     fetched_at: datetime = Field(default_factory=utcnow)
 
 
@@ -158,11 +190,14 @@ def open_cycle(*, session: Session, cycle_id: str, as_of: date) -> Cycle:
     return cycle
 
 
-def complete_cycle(*, session: Session, cycle_id: str, rubric_version: str) -> None:
+def complete_cycle(
+    *, session: Session, cycle_id: str, rubric_version: str, evidence_key: str | None = None
+) -> None:
     cycle = session.get(Cycle, cycle_id)
     assert cycle is not None, f"cycle {cycle_id} was never opened"
     cycle.completed_at = utcnow()
     cycle.rubric_version = rubric_version
+    cycle.evidence_key = evidence_key
     session.add(cycle)
     session.commit()
 
@@ -180,12 +215,10 @@ def previous_cycle(*, session: Session, cycle_id: str) -> Cycle | None:
 # evidence -----------------------------------------------------------------------------
 
 
-def find_batch(
-    *, session: Session, cycle_id: str, source: str, sha256: str
-) -> EvidenceBatch | None:
+def find_batch(*, session: Session, source: str, part: str, sha256: str) -> EvidenceBatch | None:
     statement = select(EvidenceBatch).where(
-        EvidenceBatch.cycle_id == cycle_id,
         EvidenceBatch.source == source,
+        EvidenceBatch.part == part,
         EvidenceBatch.sha256 == sha256,
     )
     return session.exec(statement).first()
@@ -198,25 +231,64 @@ def add_batch(*, session: Session, batch: EvidenceBatch) -> EvidenceBatch:
     return batch
 
 
-def last_accepted_batch(
-    *, session: Session, source: str, before_cycle: str
-) -> EvidenceBatch | None:
+def last_accepted_batches(
+    *,
+    session: Session,
+    source: str,
+    up_to_cycle: str,
+    part: str | None = None,
+    before_id: int | None = None,
+) -> list[EvidenceBatch]:
+    """The newest accepted batch of each part of a source, first gathered no later than
+    the cycle (and older than `before_id` when given)."""
     statement = select(EvidenceBatch).where(
         EvidenceBatch.source == source,
         EvidenceBatch.status == "accepted",
-        col(EvidenceBatch.cycle_id) < before_cycle,
+        col(EvidenceBatch.cycle_id) <= up_to_cycle,
     )
-    order = (col(EvidenceBatch.cycle_id).desc(), col(EvidenceBatch.id).desc())
-    return session.exec(statement.order_by(*order)).first()
-
-
-def cycle_batches(*, session: Session, cycle_id: str) -> list[EvidenceBatch]:
-    """The newest batch of each source gathered for the cycle."""
-    statement = select(EvidenceBatch).where(EvidenceBatch.cycle_id == cycle_id)
+    if part is not None:
+        statement = statement.where(EvidenceBatch.part == part)
+    if before_id is not None:
+        statement = statement.where(col(EvidenceBatch.id) < before_id)
     newest: dict[str, EvidenceBatch] = {}
     for batch in session.exec(statement.order_by(col(EvidenceBatch.id))):
-        newest[batch.source] = batch
-    return sorted(newest.values(), key=lambda b: b.source)
+        newest[batch.part] = batch
+    return sorted(newest.values(), key=lambda b: b.part)
+
+
+def record_fetch(*, session: Session, fetch: SourceFetch) -> None:
+    session.add(fetch)
+    session.commit()
+
+
+def latest_fetches(*, session: Session, cycle_id: str) -> dict[str, list[SourceFetch]]:
+    """Each source's rows of its latest fetch attempt in the cycle."""
+    statement = select(SourceFetch).where(SourceFetch.cycle_id == cycle_id)
+    rows = list(session.exec(statement.order_by(col(SourceFetch.id))))
+    last_attempt = {row.source: row.attempt for row in rows}
+    latest: dict[str, list[SourceFetch]] = {}
+    for row in rows:
+        if row.attempt == last_attempt[row.source]:
+            latest.setdefault(row.source, []).append(row)
+    return dict(sorted(latest.items()))
+
+
+def last_cycle_using(*, session: Session, batch_id: int, before_cycle: str) -> str | None:
+    """The last cycle before `before_cycle` whose fetch brought this batch."""
+    statement = select(sa.func.max(SourceFetch.cycle_id)).where(
+        SourceFetch.batch_id == batch_id, col(SourceFetch.cycle_id) < before_cycle
+    )
+    return session.exec(statement).first()
+
+
+def get_batch(*, session: Session, batch_id: int) -> EvidenceBatch:
+    batch = session.get(EvidenceBatch, batch_id)
+    assert batch is not None, f"evidence batch {batch_id} is referenced but missing"
+    return batch
+
+
+def all_fetches(*, session: Session) -> list[SourceFetch]:
+    return list(session.exec(select(SourceFetch).order_by(col(SourceFetch.id))))
 
 
 def _db_records(frame: pd.DataFrame, table: sa.Table) -> list[tuple[Any, ...]]:
@@ -255,6 +327,12 @@ def store_rows(*, engine: sa.Engine, kind: str, batch_id: int, frame: pd.DataFra
         insert = f"INSERT INTO {table.name} ({names}) VALUES ({marks})"
         for start in range(0, len(records), ROW_CHUNK):
             connection.exec_driver_sql(insert, records[start : start + ROW_CHUNK])
+
+
+def delete_rows(*, engine: sa.Engine, kind: str, batch_id: int) -> None:
+    table = EVIDENCE_TABLES[kind]
+    with engine.begin() as connection:
+        connection.execute(table.delete().where(table.c.batch_id == batch_id))
 
 
 def load_rows(*, engine: sa.Engine, kind: str, batch_ids: Sequence[int]) -> pd.DataFrame:

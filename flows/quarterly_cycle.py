@@ -1,5 +1,5 @@
-"""The `quarterly-cycle` flow: one BTM reassessment, from evidence files to the emailed
-trend report. It reads as the job's table of contents; the work is in `btm/`."""
+"""The `quarterly-cycle` flow: one BTM reassessment, from the evidence sources to the
+emailed trend report. It reads as the job's table of contents; the work is in `btm/`."""
 
 from __future__ import annotations
 
@@ -11,10 +11,12 @@ import pandas as pd
 import sqlalchemy as sa
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.futures import PrefectFuture
 
 from btm import cycle, store
 from btm.catalog import load_catalog
-from btm.evidence.files import ArchivedFile
+from btm.evidence import gather
+from btm.evidence.sources import Source, Templating
 from btm.reporting import RenderedReport
 from btm.scoring import load_rubric
 from btm.settings import Settings
@@ -24,50 +26,68 @@ def _engine(settings: Settings) -> sa.Engine:
     return store.engine_for(settings.effective_database_url)
 
 
-@task(retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE)
-def gather(inbox: Path, settings: Settings) -> list[ArchivedFile]:
-    files = cycle.gather_files(inbox, archive_dir=settings.archive_dir)
-    get_run_logger().info("gathered %d evidence files from %s", len(files), inbox)
-    return files
+@task(cache_policy=NO_CACHE)
+def fetch(source: Source, templating: Templating, settings: Settings) -> gather.FetchOutcome:
+    fetched = gather.fetch_source(source, templating=templating, archive_dir=settings.archive_dir)
+    get_run_logger().info(
+        "%s: %d payload(s) in %.0f ms", source.name, len(fetched.payloads), fetched.latency_ms
+    )
+    return fetched
 
 
-@task(task_run_name="validate-{archived.source}", cache_policy=NO_CACHE)
+def _fetch_with_options(source: Source) -> Any:
+    """The fetch task with the source's own retries, backoff and timeout."""
+    return fetch.with_options(
+        task_run_name=f"fetch-{source.name}",
+        retries=source.retries,
+        retry_delay_seconds=source.retry_delay_seconds,
+        timeout_seconds=source.timeout_seconds,
+    )
+
+
+@task(task_run_name="validate-{fetched.source.name}", cache_policy=NO_CACHE)
 def validate_and_store(
-    archived: ArchivedFile, cycle_id: str, settings: Settings
-) -> cycle.BatchResult:
-    result = cycle.accept_batch(
-        archived,
+    fetched: gather.FetchOutcome, cycle_id: str, settings: Settings, force: bool
+) -> list[gather.BatchResult]:
+    results = gather.accept_fetch(
+        fetched,
         cycle_id=cycle_id,
         engine=_engine(settings),
         quarantine_dir=settings.quarantine_dir,
+        force=force,
     )
     logger = get_run_logger()
-    if result.reused:
-        logger.info(
-            "%s unchanged (sha256 %s): already %s",
-            archived.source,
-            archived.sha256[:12],
-            result.batch.status,
+    if not results:
+        logger.warning("%s: nothing to gather (no payload)", fetched.source.name)
+    for result in results:
+        batch = result.batch
+        where = f"{batch.source}/{batch.part}"
+        if result.reused:
+            logger.info("%s unchanged (sha256 %s): %s", where, batch.sha256[:12], batch.status)
+        elif batch.status == "quarantined":
+            logger.warning("%s quarantined: %s", where, "; ".join(batch.problems[:3]))
+        else:
+            logger.info("%s accepted: %d rows", where, batch.rows)
+    return results
+
+
+@task(cache_policy=NO_CACHE)
+def plan_evidence(cycle_id: str, settings: Settings) -> gather.EvidencePlan:
+    plan = gather.evidence_plan(engine=_engine(settings), cycle_id=cycle_id)
+    for note in plan.stale:
+        get_run_logger().warning(
+            "%s: scoring on stale evidence from %s (%s)", note.source, note.from_cycle, note.reason
         )
-    elif result.batch.status == "quarantined":
-        logger.warning(
-            "%s quarantined: %s", archived.original.name, "; ".join(result.batch.problems[:3])
-        )
-    else:
-        logger.info("%s accepted: %d rows", archived.source, result.batch.rows)
-    return result
+    return plan
 
 
 @task(cache_policy=NO_CACHE)
 def assemble(
-    cycle_id: str, fresh: dict[int, pd.DataFrame], settings: Settings
+    cycle_id: str, plan: gather.EvidencePlan, fresh: dict[int, pd.DataFrame], settings: Settings
 ) -> cycle.CycleEvidence:
-    evidence = cycle.assemble_evidence(engine=_engine(settings), cycle_id=cycle_id, fresh=fresh)
-    for note in evidence.plan.stale:
-        get_run_logger().warning(
-            "%s: scoring on stale evidence from %s", note.source, note.from_cycle
-        )
-    return evidence
+    return cycle.assemble_evidence(
+        engine=_engine(settings), cycle_id=cycle_id, plan=plan, fresh=fresh
+    )
 
 
 @task(cache_policy=NO_CACHE)
@@ -94,30 +114,80 @@ def deliver(rendered: RenderedReport, cycle_id: str, settings: Settings) -> cycl
     return outcome
 
 
+def _gathered(
+    futures: list[tuple[Source, PrefectFuture[gather.FetchOutcome]]],
+    cycle_id: str,
+    settings: Settings,
+) -> list[gather.FetchOutcome]:
+    """The fetches that succeeded; a source that failed every retry is recorded and
+    logged, and the cycle goes on with its last accepted evidence."""
+    fetched = []
+    for source, future in futures:
+        future.wait()
+        state = future.state
+        if state.is_completed():
+            fetched.append(future.result())
+            continue
+        error = state.result(raise_on_failure=False)
+        message = str(error) if isinstance(error, BaseException) else state.message or "failed"
+        get_run_logger().error(
+            "source %s could not be fetched (%s); its last accepted evidence is used, marked stale",
+            source.name,
+            message,
+        )
+        gather.record_failure(
+            engine=_engine(settings), cycle_id=cycle_id, source=source, error=message
+        )
+    return fetched
+
+
 @flow(name="quarterly-cycle", log_prints=True)
-def quarterly_cycle(cycle_id: str | None = None, inbox: str | None = None) -> dict[str, Any]:
+def quarterly_cycle(
+    cycle_id: str | None = None,
+    inbox: str | None = None,
+    sources_file: str | None = None,
+    force: bool = False,
+) -> dict[str, Any]:
     """Reassess BTM maturity for a quarter.
 
     cycle_id: the quarter to assess, `YYYY-Qn`; by default the last quarter that ended.
-    inbox: the folder of the quarter's evidence exports; by default `BTM_HOME/inbox/<cycle_id>`.
+    inbox: the drop folder used when there is no sources file; by default
+        `BTM_HOME/inbox/<cycle_id>`.
+    sources_file: the sources file; by default `BTM_HOME/sources.yaml` when it exists.
+    force: validate unchanged batches again and rescore even when nothing changed.
     """
     settings = Settings()
     cycle_id = cycle_id or cycle.cycle_for(date.today())
-    folder = Path(inbox) if inbox else settings.inbox_dir / cycle_id
-    with store.session_scope(_engine(settings)) as session:
+    sources = gather.configured_sources(
+        sources_file=Path(sources_file) if sources_file else None,
+        home=settings.resolved_home,
+        inbox=Path(inbox) if inbox else settings.inbox_dir / cycle_id,
+    )
+    engine = _engine(settings)
+    with store.session_scope(engine) as session:
         store.open_cycle(session=session, cycle_id=cycle_id, as_of=cycle.cycle_as_of(cycle_id))
 
-    files = gather(folder, settings)
-    batches = [validate_and_store(f, cycle_id, settings) for f in files]
+    templating = cycle.templating(cycle_id, settings)
+    futures = [(s, _fetch_with_options(s).submit(s, templating, settings)) for s in sources]
+    fetched = _gathered(futures, cycle_id, settings)
+    batches = [r for f in fetched for r in validate_and_store(f, cycle_id, settings, force)]
     fresh = {b.batch.id: b.frame for b in batches if b.frame is not None and b.batch.id is not None}
-    evidence = assemble(cycle_id, fresh, settings)
-    scored = score(evidence, settings)
+    plan = plan_evidence(cycle_id, settings)
+    if not force and cycle.scores_are_current(
+        engine=engine, cycle_id=cycle_id, plan=plan, rubric=load_rubric()
+    ):
+        get_run_logger().info("evidence unchanged since the last scoring: scores kept")
+        scored = None
+    else:
+        scored = score(assemble(cycle_id, plan, fresh, settings), settings)
     rendered = render(cycle_id, settings)
     delivered = deliver(rendered, cycle_id, settings)
     return {
         "cycle": cycle_id,
         "scores": scored,
-        "quarantined": [n.file_name for n in evidence.plan.quarantined],
+        "rescored": scored is not None,
+        "quarantined": [n.source for n in plan.quarantined],
+        "stale": [n.source for n in plan.stale],
         "report": str(delivered.report_path),
         "delivery": delivered.location,
     }

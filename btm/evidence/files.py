@@ -1,10 +1,14 @@
-"""The file connector: archive an evidence file by content hash, then read it onto its kind.
+"""Raw evidence onto its kind: archive a payload by content hash, then read it.
 
-Reading accepts what real exports carry (a UTF-8 byte-order mark, `;` or tab delimiters,
-quoted fields with embedded delimiters and newlines, booleans spelt yes/no, y/n, 1/0 in
-any case, empty optional cells) and refuses, with the file, row and column named, what
-cannot be evidence: an empty or binary file, a wrong encoding, text where a number or a
-date belongs. Rows are numbered as a spreadsheet shows them: the header is row 1.
+Payloads are CSV, XLSX or JSON, whichever connector fetched them. Reading accepts what
+real exports carry (a UTF-8 byte-order mark, `;` or tab delimiters, quoted fields with
+embedded delimiters and newlines, booleans spelt yes/no, y/n, 1/0 in any case, XLSX date
+cells and date serial numbers, nested JSON reached by dotted paths, empty optional
+cells), maps the source's columns and values onto the canonical fields, and refuses,
+with the file, row and column named, what cannot be evidence: an empty or binary file, a
+wrong encoding, a file that is not the format it claims, text where a number or a date
+belongs. Rows are numbered as a spreadsheet shows them: the header is row 1 (in JSON,
+record n is row n + 1, so the numbering reads the same).
 """
 
 from __future__ import annotations
@@ -12,14 +16,22 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import json
 import shutil
+import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date, datetime, time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from btm.errors import EvidenceError
 from btm.evidence.kinds import EvidenceKind, load_kinds
+
+if TYPE_CHECKING:
+    from btm.evidence.connectors import Payload
 
 ROW_COLUMN = "_row"
 TRUE_WORDS = frozenset({"true", "yes", "y", "1", "t"})
@@ -35,7 +47,10 @@ EXPECTED_TEXT = {
 
 @dataclass(frozen=True)
 class ArchivedFile:
+    """A payload's bytes, safe in the archive under their sha256."""
+
     source: str
+    part: str
     kind: str
     original: Path
     archived: Path
@@ -82,8 +97,9 @@ def kind_of_file(path: Path) -> str:
     return kind
 
 
-def archive_file(path: Path, *, archive_dir: Path) -> ArchivedFile:
-    """Copy the file into the content-addressed archive before anything reads it."""
+def archive_payload(payload: Payload, *, kind: str, archive_dir: Path) -> ArchivedFile:
+    """Copy the payload into the content-addressed archive before anything reads it."""
+    path = payload.path
     try:
         sha = sha256_of(path)
         size = path.stat().st_size
@@ -95,13 +111,16 @@ def archive_file(path: Path, *, archive_dir: Path) -> ArchivedFile:
         partial = target.with_name(target.name + ".part")
         shutil.copyfile(path, partial)
         partial.replace(target)
-    return ArchivedFile(
-        source=path.name.split(".", 1)[0],
-        kind=kind_of_file(path),
-        original=path,
-        archived=target,
-        sha256=sha,
-        size=size,
+    return ArchivedFile(payload.source, payload.part, kind, path, target, sha, size)
+
+
+def archive_file(path: Path, *, archive_dir: Path) -> ArchivedFile:
+    """Archive a loose file whose name says its kind (`projects-retail.csv`)."""
+    from btm.evidence.connectors import Payload
+
+    kind = kind_of_file(path)
+    return archive_payload(
+        Payload(path.name.split(".", 1)[0], path.name, path), kind=kind, archive_dir=archive_dir
     )
 
 
@@ -109,16 +128,14 @@ def _decode(raw: bytes, name: str) -> str:
     if not raw.strip():
         raise EvidenceError(f"{name}: the file is empty; export the evidence again")
     if b"\x00" in raw[:8192]:
-        raise EvidenceError(
-            f"{name}: this is a binary file, not CSV text; export it as CSV (UTF-8)"
-        )
+        raise EvidenceError(f"{name}: this is a binary file, not text; export it as CSV (UTF-8)")
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise EvidenceError(
             f"{name}: row {line} is not valid UTF-8 (byte 0x{raw[exc.start]:02x}); "
-            "save the export as CSV UTF-8"
+            "save the export as UTF-8"
         ) from exc
 
 
@@ -127,8 +144,15 @@ def _delimiter(header: str) -> str:
     return max(counts, key=lambda d: counts[d]) if any(counts.values()) else ","
 
 
-def _canonical_header(name: str) -> str:
+def canonical_header(name: object) -> str:
+    """`Project Key` and `project-key` -> `project_key`; dotted JSON paths keep their dots."""
     return "_".join(str(name).strip().lower().replace("-", " ").split())
+
+
+def _no_rows(name: str) -> EvidenceError:
+    return EvidenceError(
+        f"{name}: has a header but no data rows; export the evidence again with its rows"
+    )
 
 
 def read_csv_text(text: str, *, name: str) -> pd.DataFrame:
@@ -147,15 +171,155 @@ def read_csv_text(text: str, *, name: str) -> pd.DataFrame:
         raise EvidenceError(f"{name}: not readable as CSV ({exc}); check quoting") from exc
     except pd.errors.EmptyDataError as exc:
         raise EvidenceError(f"{name}: the file is empty; export the evidence again") from exc
-    frame.columns = [_canonical_header(c) for c in frame.columns]
     if frame.empty:
-        raise EvidenceError(
-            f"{name}: has a header but no data rows; export the evidence again with its rows"
-        )
+        raise _no_rows(name)
     return frame
 
 
-def coerce(frame: pd.DataFrame, kind: EvidenceKind) -> ParsedEvidence:
+def _cell_text(value: Any) -> str | None:
+    """A spreadsheet or JSON value as the text a CSV export would carry."""
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return value.date().isoformat() if value.time() == time() else value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, list | dict):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return str(value)
+
+
+def read_xlsx(path: Path, *, name: str) -> pd.DataFrame:
+    """The first worksheet, its first row as the header; date cells become ISO dates."""
+    from openpyxl import load_workbook  # openpyxl only when a workbook arrives
+
+    try:
+        workbook = load_workbook(path, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+        raise EvidenceError(
+            f"{name}: not a readable XLSX workbook ({exc}); save it again from the "
+            "spreadsheet as Excel Workbook (.xlsx)"
+        ) from None
+    try:
+        rows = workbook.worksheets[0].iter_rows(values_only=True)
+        header = next(rows, None)
+        if header is None or all(cell is None for cell in header):
+            raise EvidenceError(f"{name}: the first worksheet is empty; export the evidence again")
+        width = max(i for i, cell in enumerate(header) if cell is not None) + 1
+        records = [
+            [_cell_text(cell) for cell in row[:width]]
+            for row in rows
+            if any(cell is not None for cell in row[:width])
+        ]
+    finally:
+        workbook.close()
+    if not records:
+        raise _no_rows(name)
+    columns = [
+        str(cell) if cell is not None else f"column_{i + 1}"
+        for i, cell in enumerate(header[:width])
+    ]
+    return pd.DataFrame(records, columns=columns, dtype=object)
+
+
+def _records_of(document: Any, name: str) -> list[Any]:
+    if isinstance(document, list):
+        return document
+    if isinstance(document, dict):
+        lists = [v for v in document.values() if isinstance(v, list)]
+        if len(lists) == 1:
+            return lists[0]
+    raise EvidenceError(
+        f"{name}: expected a JSON array of records (or an object holding one array); "
+        "export the records as a JSON array"
+    )
+
+
+def read_json_text(text: str, *, name: str) -> pd.DataFrame:
+    """JSON records flattened with dotted paths: `{"fields": {"status": ..}}` gives the
+    column `fields.status`."""
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise EvidenceError(
+            f"{name}: not valid JSON at line {exc.lineno} column {exc.colno} ({exc.msg}); "
+            "export it again as JSON"
+        ) from None
+    records = _records_of(document, name)
+    if not records:
+        raise _no_rows(name)
+    bad = next((i for i, r in enumerate(records) if not isinstance(r, dict)), None)
+    if bad is not None:
+        raise EvidenceError(
+            f"{name}: record {bad + 1} (row {bad + 2}) is not a JSON object; every record "
+            "must be an object of field: value"
+        )
+    frame = pd.json_normalize(records, sep=".")
+    return frame.map(_cell_text).astype(object)
+
+
+def read_payload(path: Path, *, name: str) -> pd.DataFrame:
+    """A payload's records as text columns, whatever its format."""
+    suffix = path.suffix.lower()
+    if suffix == ".xlsx":
+        return read_xlsx(path, name=name)
+    if suffix not in (".csv", ".json"):
+        raise EvidenceError(f"{name}: {suffix or 'no'} files are not read; send CSV, XLSX or JSON")
+    text = _decode(path.read_bytes(), name)
+    return read_json_text(text, name=name) if suffix == ".json" else read_csv_text(text, name=name)
+
+
+def apply_mapping(
+    frame: pd.DataFrame,
+    *,
+    columns: Mapping[str, str],
+    values: Mapping[str, Mapping[str, str]],
+) -> pd.DataFrame:
+    """Rename source columns to canonical fields and translate source values.
+
+    Headers are compared in canonical form on both sides, so `Project Key` in the file
+    and `project key` in the mapping meet. Values match exactly, then ignoring case;
+    a value the mapping does not name is kept, for validation to judge.
+    """
+    frame = frame.rename(columns=canonical_header)
+    renames = {canonical_header(k): v for k, v in columns.items()}
+    present = {k: v for k, v in renames.items() if k in frame.columns}
+    # A mapped column wins over a same-named column the source also carries.
+    frame = frame.drop(
+        columns=[v for v in present.values() if v in frame.columns and v not in present]
+    )
+    frame = frame.rename(columns=present)
+    for field, table in values.items():
+        if field not in frame.columns or not table:
+            continue
+        text = frame[field].astype("string").str.strip()
+        exact = text.map(dict(table))
+        folded = text.str.lower().map({k.strip().lower(): v for k, v in table.items()})
+        frame[field] = exact.fillna(folded).fillna(text).astype(object).where(text.notna(), None)
+    return frame
+
+
+_EXCEL_EPOCH = pd.Timestamp("1899-12-30")
+
+
+def _dates(raw: pd.Series, *, serials: bool) -> pd.Series:
+    values = pd.to_datetime(raw, errors="coerce", format="ISO8601")
+    if serials:
+        # Dates typed into a cell without a date format arrive as serial numbers.
+        numbers = pd.to_numeric(raw.where(values.isna()), errors="coerce")
+        plausible = numbers.between(1, 2_958_465)
+        if plausible.any():
+            days = pd.to_timedelta(numbers[plausible].round(), unit="D")
+            values = values.copy()
+            values[plausible] = _EXCEL_EPOCH + days
+    return values
+
+
+def coerce(frame: pd.DataFrame, kind: EvidenceKind, *, serials: bool = False) -> ParsedEvidence:
     """Turn string columns into the kind's types, collecting cells that do not fit."""
     rows = pd.Series(range(2, len(frame) + 2), index=frame.index)
     typed = pd.DataFrame(index=frame.index)
@@ -172,7 +336,7 @@ def coerce(frame: pd.DataFrame, kind: EvidenceKind) -> ParsedEvidence:
         if field.type == "decimal":
             values = pd.to_numeric(raw, errors="coerce")
         elif field.type == "date":
-            values = pd.to_datetime(raw, errors="coerce", format="ISO8601")
+            values = _dates(raw, serials=serials)
         else:
             lowered = raw.str.lower()
             values = pd.Series(pd.NA, index=raw.index, dtype="boolean")
@@ -195,11 +359,15 @@ def coerce(frame: pd.DataFrame, kind: EvidenceKind) -> ParsedEvidence:
     return ParsedEvidence(typed, tuple(problems), unknown)
 
 
-def parse_file(archived: ArchivedFile) -> ParsedEvidence:
-    """Read an archived evidence file onto its kind."""
+def parse_file(
+    archived: ArchivedFile,
+    *,
+    columns: Mapping[str, str] | None = None,
+    values: Mapping[str, Mapping[str, str]] | None = None,
+) -> ParsedEvidence:
+    """Read an archived payload, map it onto its kind and type its cells."""
     name = str(archived.original)
-    if archived.archived.suffix.lower() != ".csv":
-        raise EvidenceError(f"{name}: only .csv evidence files are read; export it as CSV")
-    text = _decode(archived.archived.read_bytes(), name)
-    frame = read_csv_text(text, name=name)
-    return coerce(frame, load_kinds()[archived.kind])
+    frame = read_payload(archived.archived, name=name)
+    frame = apply_mapping(frame, columns=columns or {}, values=values or {})
+    serials = archived.archived.suffix.lower() == ".xlsx"
+    return coerce(frame, load_kinds()[archived.kind], serials=serials)

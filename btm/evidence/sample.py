@@ -1,4 +1,4 @@
-"""Sample evidence for a fictional bank, written as a PMO's quarterly CSV exports.
+"""Sample evidence for a fictional bank, written as its tools' quarterly exports.
 
 The demo, the tests and the docs need evidence that behaves like the real thing: one
 portfolio exported quarter after quarter, business units that mature at different
@@ -7,18 +7,29 @@ spellings of a boolean, quoted commas, quotes and newlines in names). Each unit'
 portfolio is simulated through the cycles from one seed; a unit's maturity p(cycle)
 decides how often the fields the scoring reads are filled and good. One file,
 `BAD_SAMPLE`, breaks the evidence contract on purpose so the quarantine has work to do.
+Beside the PMO's CSV files, each quarter has a decision log (JSON), a risk register
+(XLSX) and a self-assessment survey (CSV), and one SQLite database holds the application
+portfolio tool's quarterly snapshots under its own, non-canonical column names.
 """
 
 from __future__ import annotations
 
 import csv
+import io
+import json
+import sqlite3
+import zipfile
 from collections.abc import Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
+from openpyxl import Workbook
+from openpyxl.writer.excel import ExcelWriter
 
+from btm.catalog import load_catalog
 from btm.cycle import cycle_as_of, parse_cycle_id
 from btm.errors import ConfigurationError
 from btm.evidence.kinds import kind_named
@@ -26,7 +37,46 @@ from btm.evidence.kinds import kind_named
 DEMO_CYCLES: tuple[str, ...] = ("2025-Q4", "2026-Q1", "2026-Q2", "2026-Q3")
 BAD_SAMPLE: tuple[str, str] = ("2026-Q2", "projects-insurance.csv")
 
+# One file of each of these per cycle folder, every unit's records in it.
+DECISIONS_FILE = "decisions.json"
+RISKS_FILE = "risks.xlsx"
+SURVEY_FILE = "survey.csv"
+RISK_SHEET = "Risk register"
+RISK_HEADERS = (
+    "Risk ID",
+    "Business Unit",
+    "Title",
+    "Owner",
+    "Severity",
+    "Mitigation",
+    "Review Date",
+    "Status",
+)
+# The application portfolio tool's database: one snapshot of every unit per cycle, in
+# `out_dir/APM_DATABASE`, under the tool's own column names.
+APM_DATABASE = "apm.sqlite"
+APM_TABLE = "app_inventory"
+APM_COLUMNS: dict[str, str] = {
+    "app_code": "application_id",
+    "division": "business_unit",
+    "app_name": "name",
+    "app_owner": "owner",
+    "lifecycle": "lifecycle_decision",
+    "ea_compliant": "standards_compliant",
+    "run_cost_eur": "annual_cost",
+    "business_capability": "capability_served",
+    "last_review": "last_reviewed",
+}
+APM_SNAPSHOT_COLUMN = "snapshot"
+APM_LIFECYCLES: dict[str, str] = {
+    "Invest": "invest",
+    "Tolerate": "tolerate",
+    "Migrate": "migrate",
+    "Eliminate": "eliminate",
+}
+
 Row = dict[str, str]
+Record = dict[str, str | None]
 Rng = np.random.Generator
 
 FORMAL_BODIES = ("Business Technology Investment Board", "Enterprise PMO")
@@ -83,6 +133,8 @@ class SampleUnit:
     dialect: ExportDialect
     subjects: tuple[str, ...]
     sponsors: tuple[str, ...]
+    # The business capabilities its applications serve, as the APM tool names them.
+    business_capabilities: tuple[str, ...]
 
 
 SAMPLE_UNITS: tuple[SampleUnit, ...] = (
@@ -105,6 +157,7 @@ SAMPLE_UNITS: tuple[SampleUnit, ...] = (
             "Savings products",
         ),
         ("Amelia Hart", "Daniel Osei", "Priya Raman", "Tom Becker", "Renée Dubois"),
+        ("Customer onboarding", "Payments", "Cards", "Lending", "Deposits", "Fraud prevention"),
     ),
     SampleUnit(
         "commercial",
@@ -125,6 +178,14 @@ SAMPLE_UNITS: tuple[SampleUnit, ...] = (
             "Collateral management",
         ),
         ("Marcus Lindqvist", "Grace Okafor", "Henry Walsh", "Sofia Marques"),
+        (
+            "Customer onboarding",
+            "Lending",
+            "Payments",
+            "Trade finance",
+            "Cash management",
+            "Credit risk",
+        ),
     ),
     SampleUnit(
         "wealth",
@@ -144,6 +205,13 @@ SAMPLE_UNITS: tuple[SampleUnit, ...] = (
             "Client portal",
         ),
         ("Charlotte Reid", "Jürgen Weiß", "Aisha Rahman", "Oliver Grant"),
+        (
+            "Customer onboarding",
+            "Investment advice",
+            "Portfolio management",
+            "Client reporting",
+            "Custody",
+        ),
     ),
     SampleUnit(
         "insurance",
@@ -164,6 +232,14 @@ SAMPLE_UNITS: tuple[SampleUnit, ...] = (
             "Telematics pricing",
         ),
         ("Fiona Campbell", "Raj Patel", "Lena Novak", "Samuel Adeyemi"),
+        (
+            "Underwriting",
+            "Policy administration",
+            "Claims",
+            "Distribution",
+            "Pricing",
+            "Fraud prevention",
+        ),
     ),
     SampleUnit(
         "shared-services",
@@ -184,8 +260,18 @@ SAMPLE_UNITS: tuple[SampleUnit, ...] = (
             "Document management",
         ),
         ("Helen Moore", "Kwame Asante", "Isabel Torres", "Peter Nowak"),
+        (
+            "Finance",
+            "HR",
+            "Procurement",
+            "IT operations",
+            "Data and analytics",
+            "Regulatory reporting",
+        ),
     ),
 )
+# The APM tool names a unit by its display name: the value mapping the demo needs.
+UNIT_SLUGS: dict[str, str] = {unit.name: unit.slug for unit in SAMPLE_UNITS}
 
 
 def _share(p: float, base: float = 0.25, slope: float = 0.7) -> float:
@@ -674,6 +760,459 @@ class _Portfolio:
         return rows
 
 
+# -- decision log, risk register, survey, application portfolio ---------------------------
+
+# Each new kind draws from its own stream per unit, so adding one never shifts the draws
+# of the PMO exports above (and their bytes stay as they were).
+_DECISIONS, _RISKS, _SURVEY, _APPLICATIONS = 1, 2, 3, 4
+
+Cells = tuple[str | int | float | datetime | None, ...]
+
+
+def _kind_rng(seed: int, index: int, tag: int) -> Rng:
+    return np.random.default_rng([seed, index, tag])
+
+
+def _quarter_start(cycle: str) -> date:
+    year, quarter = parse_cycle_id(cycle)
+    return date(year, 3 * quarter - 2, 1)
+
+
+def _pick(u: float, options: Sequence[str], weights: Sequence[float]) -> str:
+    """The option whose band of the cumulative weights holds the point u in [0, 1)."""
+    edges = np.cumsum(weights) / float(sum(weights))
+    return options[min(int(np.searchsorted(edges, u, side="right")), len(options) - 1)]
+
+
+BODY_TYPES = ("participative", "centralized", "needs_based")
+# Per body type: the body for investments, programmes and strategy; then the one for
+# policy and architecture.
+DECISION_BODIES: dict[str, tuple[str, str]] = {
+    "participative": (FORMAL_BODIES[0], "Architecture Review Board"),
+    "centralized": (FORMAL_BODIES[1], "CIO office"),
+    "needs_based": (INFORMAL_BODY, "Working group"),
+}
+DECISION_OBJECTS = ("investment", "program", "policy", "strategy", "architecture")
+DECISION_TITLES: dict[str, tuple[str, ...]] = {
+    "investment": (
+        "Approve funding for {subject}",
+        "Defer the {subject} business case",
+        "Release the next budget tranche for {subject}",
+        "Reject the {subject} change request",
+    ),
+    "program": (
+        "Re-baseline the {subject} programme",
+        "Merge the {subject} workstreams",
+        "Pause the {subject} programme",
+    ),
+    "policy": (
+        "Adopt a cloud-first hosting policy for {subject}",
+        "Set data retention rules for {subject}",
+        "Require an architecture review for {subject} changes",
+    ),
+    "strategy": (
+        "Make {subject} a priority for next year",
+        "Endorse the target operating model for {subject}",
+        "Outsource {subject} operations",
+    ),
+    "architecture": (
+        "Approve the target architecture for {subject}",
+        "Move {subject} onto the enterprise API gateway",
+        "Retire the legacy {subject} platform",
+    ),
+}
+RATIONALES = (
+    'Ranked against the other proposals on benefit, risk and fit with "{objective}"',
+    "Options compared on cost, risk and architecture fit; the business case holds",
+    "Needed to {goal}; the delivery plan and its risks were accepted",
+    "Cheaper to run over five years, and the supplier meets our standards",
+)
+_DECISION_LATENTS = ("body", "object", "rationale", "blank")
+
+
+@dataclass
+class _DecisionLog:
+    """One unit's governance decisions, a new batch each quarter."""
+
+    unit: SampleUnit
+    rng: Rng
+    count: int = 0
+    offsets: tuple[float, ...] = ()
+
+    def __post_init__(self) -> None:
+        self.offsets = tuple(self.rng.random(len(_DECISION_LATENTS)).tolist())
+
+    def records(self, cycle: str, p: float) -> list[Record]:
+        start = _quarter_start(cycle)
+        span = (cycle_as_of(cycle) - start).days + 1
+        count = int(self.rng.integers(15, 41))
+        days = sorted(int(d) for d in self.rng.integers(0, span, count))
+        return [self._decision(start + timedelta(days=d), p) for d in days]
+
+    def _decision(self, day: date, p: float) -> Record:
+        rng = self.rng
+        self.count += 1
+        u = _uniforms(self.offsets, _DECISION_LATENTS, self.count)
+        participative = _share(p, 0.05, 0.7)
+        centralized = (1.0 - participative) * (0.3 + 0.4 * p)
+        body_type = _pick(
+            u["body"], BODY_TYPES, (participative, centralized, 1.0 - participative - centralized)
+        )
+        # Immature units bring mostly single investments to a decision.
+        on_investment = min(max(0.85 - 0.6 * p, 0.2), 0.9)
+        rest = 1.0 - on_investment
+        weights = (on_investment, 0.3 * rest, 0.2 * rest, 0.2 * rest, 0.3 * rest)
+        decision_object = _pick(u["object"], DECISION_OBJECTS, weights)
+        subject = _lower_first(str(rng.choice(self.unit.subjects)))
+        title = str(rng.choice(DECISION_TITLES[decision_object])).format(subject=subject)
+        rationale: str | None = "" if u["blank"] < 0.5 else None
+        if u["rationale"] < _share(p, 0.1, 0.8):
+            objective = str(rng.choice(STRATEGIC_OBJECTIVES))
+            goal = objective[0].lower() + objective[1:]
+            rationale = str(rng.choice(RATIONALES)).format(objective=objective, goal=goal)
+        by_policy = int(decision_object in ("policy", "architecture"))
+        return {
+            "decision_id": f"DEC-{self.unit.code}-{self.count:04d}",
+            "business_unit": self.unit.name,
+            "title": _with_quirk(rng, title),
+            "decision_body": DECISION_BODIES[body_type][by_policy],
+            "body_type": body_type,
+            "decision_object": decision_object,
+            "decision_date": _iso(day),
+            "rationale": rationale,
+        }
+
+
+SEVERITIES = ("low", "medium", "high", "critical")
+RISK_STATUSES = ("open", "mitigating", "accepted", "closed")
+# A risk and the mitigation that answers it.
+RISKS: tuple[tuple[str, str], ...] = (
+    ("Vendor lock-in on {subject}", "Qualify a second supplier before the contract renewal"),
+    ("Key-person dependency in {subject}", "Train a deputy and write the runbooks down"),
+    ("End-of-support software in {subject}", "Upgrade booked in the next release train"),
+    (
+        "Poor data quality in {subject}",
+        "Data quality rules in the nightly load, each with an owner",
+    ),
+    ("Cyber attack on {subject}", "Quarterly penetration test; critical patches within 14 days"),
+    ("Unplanned outage of {subject}", "Fail-over tested twice a year"),
+    ("Late delivery of {subject} changes", "Weekly steering review of the plan and its buffer"),
+    (
+        "Regulatory findings on {subject}",
+        "Remediation plan agreed with Compliance, tracked monthly",
+    ),
+)
+_RISK_LATENTS = ("owner", "mitigation", "review", "accepted")
+
+
+@dataclass
+class _Risk:
+    id: str
+    title: str
+    mitigation: str
+    owner: str
+    severity: str
+    u: dict[str, float]
+    reviewed: date | None = None
+    closed: bool = False
+
+
+@dataclass
+class _RiskRegister:
+    """One unit's technology risk register, carried from quarter to quarter."""
+
+    unit: SampleUnit
+    rng: Rng
+    risks: list[_Risk] = field(default_factory=list)
+    count: int = 0
+    offsets: tuple[float, ...] = ()
+
+    def __post_init__(self) -> None:
+        self.offsets = tuple(self.rng.random(len(_RISK_LATENTS)).tolist())
+
+    def advance(self, as_of: date, p: float) -> None:
+        """Close some risks, raise new ones, and review those the unit keeps current."""
+        rng = self.rng
+        opening = self.count == 0
+        # A closed risk shows in one export, then leaves the register.
+        self.risks = [risk for risk in self.risks if not risk.closed]
+        for risk in self.risks:
+            risk.closed = rng.random() < 0.08 + 0.1 * p
+        live = len(self.risks) - sum(risk.closed for risk in self.risks)
+        added = int(rng.integers(24, 40)) if opening else int(rng.integers(2, 8))
+        for _ in range(min(added, max(46 - live, 0))):
+            self.risks.append(self._new_risk(as_of, opening=opening))
+        for risk in self.risks:
+            if not risk.closed and risk.u["review"] < _share(p, 0.1, 0.85):
+                # Never on the quarter's last days, so last quarter's reviews are stale now.
+                fresh = as_of - _days(rng, 3, 75)
+                risk.reviewed = max(fresh, risk.reviewed) if risk.reviewed else fresh
+
+    def _new_risk(self, as_of: date, *, opening: bool) -> _Risk:
+        rng = self.rng
+        self.count += 1
+        title, mitigation = RISKS[int(rng.integers(len(RISKS)))]
+        risk = _Risk(
+            id=f"RSK-{self.unit.code}-{self.count:04d}",
+            title=title.format(subject=_lower_first(str(rng.choice(self.unit.subjects)))),
+            mitigation=mitigation,
+            owner=str(rng.choice(self.unit.sponsors)),
+            severity=str(rng.choice(SEVERITIES, p=[0.3, 0.4, 0.22, 0.08])),
+            u=_uniforms(self.offsets, _RISK_LATENTS, self.count),
+        )
+        if opening and rng.random() < 0.6:
+            risk.reviewed = as_of - _days(rng, 120, 400)
+        return risk
+
+    def rows(self, p: float) -> list[Cells]:
+        rows: list[Cells] = []
+        for risk in self.risks:
+            u = risk.u
+            mitigated = u["mitigation"] < _share(p, 0.15, 0.75)
+            status = "mitigating" if mitigated else "open"
+            if u["accepted"] < 0.1 and risk.severity in ("low", "medium"):
+                status = "accepted"
+            reviewed = risk.reviewed
+            rows.append(
+                (
+                    risk.id,
+                    self.unit.name,
+                    risk.title,
+                    risk.owner if u["owner"] < _share(p, 0.2, 0.75) else None,
+                    risk.severity,
+                    risk.mitigation if mitigated else None,
+                    datetime(reviewed.year, reviewed.month, reviewed.day) if reviewed else None,
+                    "closed" if risk.closed else status,
+                )
+            )
+        return rows
+
+
+SURVEY_ROLES = ("executive", "business", "technology", "pmo")
+# Executives rate their unit a little above the people who run the work.
+ROLE_OPTIMISM = {"executive": 0.45, "business": 0.05, "technology": -0.1, "pmo": 0.0}
+SURVEY_COMMENTS = (
+    "Works for the big investments, less so for the small ones",
+    'We follow the "{codename}" playbook, when there is time',
+    "Reporting is still manual, in spreadsheets",
+    "Roles are clear; decision rights, less so",
+    'Depends on the "{codename}" programme, which is late',
+    "Better than last quarter",
+    "The tools exist, but few people use them",
+)
+_SURVEY_DIALECT = ExportDialect(",", "utf-8", "\n", "true", "false")
+
+
+@dataclass
+class _SurveyPanel:
+    """One unit's self-assessment: a few respondents rate every capability and dimension."""
+
+    unit: SampleUnit
+    rng: Rng
+    capabilities: tuple[str, ...]
+    dimensions: tuple[str, ...]
+    strengths: dict[tuple[str, str], float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # A unit is stronger at some capabilities than at others, quarter after quarter.
+        by_capability = self.rng.normal(0.0, 0.35, len(self.capabilities)).tolist()
+        by_dimension = self.rng.normal(0.0, 0.2, len(self.dimensions)).tolist()
+        self.strengths = {
+            (capability, dimension): a + b
+            for capability, a in zip(self.capabilities, by_capability, strict=True)
+            for dimension, b in zip(self.dimensions, by_dimension, strict=True)
+        }
+
+    def rows(self, cycle: str, p: float) -> list[Row]:
+        rng = self.rng
+        picked = rng.choice(len(SURVEY_ROLES), int(rng.integers(2, 4)), replace=False)
+        rows: list[Row] = []
+        for role in (SURVEY_ROLES[int(i)] for i in sorted(picked)):
+            answered = cycle_as_of(cycle) - _days(rng, 0, 30)
+            for (capability, dimension), strength in self.strengths.items():
+                level = 1.0 + 4.0 * p + ROLE_OPTIMISM[role] + strength + rng.normal(0.0, 0.45)
+                comment = ""
+                if rng.random() < 0.12:
+                    codename = str(rng.choice(CODENAMES))
+                    comment = str(rng.choice(SURVEY_COMMENTS)).format(codename=codename)
+                rows.append(
+                    {
+                        "response_id": f"SRV-{cycle}-{self.unit.code}-{len(rows) + 1:03d}",
+                        "respondent_role": role,
+                        "business_unit": self.unit.name,
+                        "capability": capability,
+                        "dimension": dimension,
+                        "score": str(min(max(round(float(level)), 1), 5)),
+                        "comment": comment,
+                        "answered_on": _iso(answered),
+                    }
+                )
+        return rows
+
+
+LIFECYCLES = tuple(APM_LIFECYCLES)
+APP_SUFFIXES = ("core", "portal", "engine", "hub", "gateway", "data mart", "reporting", "API")
+_APPLICATION_LATENTS = ("owner", "decided", "compliant", "mapped", "review")
+
+
+@dataclass
+class _Application:
+    code: str
+    name: str
+    owner: str
+    lifecycle: str
+    capability: str
+    cost: float
+    u: dict[str, float]
+    reviewed: date | None = None
+
+
+@dataclass
+class _ApplicationPortfolio:
+    """One unit's applications as the APM tool holds them, one snapshot per quarter."""
+
+    unit: SampleUnit
+    rng: Rng
+    applications: list[_Application] = field(default_factory=list)
+    count: int = 0
+    offsets: tuple[float, ...] = ()
+
+    def __post_init__(self) -> None:
+        self.offsets = tuple(self.rng.random(len(_APPLICATION_LATENTS)).tolist())
+
+    def advance(self, as_of: date, p: float) -> None:
+        """Retire some applications marked for elimination, add new ones, review the rest."""
+        rng = self.rng
+        opening = self.count == 0
+        kept: list[_Application] = []
+        for app in self.applications:
+            if app.lifecycle == "Eliminate" and rng.random() < 0.35:
+                continue
+            app.cost *= float(rng.uniform(0.97, 1.06))
+            kept.append(app)
+        self.applications = kept
+        added = int(rng.integers(30, 48)) if opening else int(rng.integers(1, 4))
+        for _ in range(min(added, max(58 - len(kept), 0))):
+            self.applications.append(self._new_application(as_of, opening=opening))
+        for app in self.applications:
+            if app.u["review"] < _share(p, 0.1, 0.8):
+                fresh = as_of - _days(rng, 3, 150)
+                app.reviewed = max(fresh, app.reviewed) if app.reviewed else fresh
+
+    def _new_application(self, as_of: date, *, opening: bool) -> _Application:
+        rng = self.rng
+        self.count += 1
+        app = _Application(
+            code=f"{self.unit.code}-APP-{self.count:03d}",
+            name=f"{rng.choice(self.unit.subjects)} {rng.choice(APP_SUFFIXES)}",
+            owner=str(rng.choice(self.unit.sponsors)),
+            lifecycle=str(rng.choice(LIFECYCLES, p=[0.3, 0.35, 0.2, 0.15])),
+            capability=str(rng.choice(self.unit.business_capabilities)),
+            cost=float(120_000.0 * rng.lognormal(0.0, 0.8)),
+            u=_uniforms(self.offsets, _APPLICATION_LATENTS, self.count),
+        )
+        if opening and rng.random() < 0.5:
+            app.reviewed = as_of - _days(rng, 200, 700)
+        return app
+
+    def rows(self, cycle: str, p: float) -> list[Cells]:
+        rows: list[Cells] = []
+        for app in self.applications:
+            u = app.u
+            rows.append(
+                (
+                    app.code,
+                    self.unit.name,
+                    app.name,
+                    app.owner if u["owner"] < _share(p, 0.2, 0.75) else None,
+                    app.lifecycle if u["decided"] < _share(p, 0.05, 0.9) else None,
+                    int(u["compliant"] < _share(p, 0.15, 0.75)),
+                    round(app.cost, 2),
+                    app.capability if u["mapped"] < _share(p, 0.1, 0.8) else None,
+                    app.reviewed.isoformat() if app.reviewed else None,
+                    cycle,
+                )
+            )
+        return rows
+
+
+# -- writers -----------------------------------------------------------------------------
+
+# Fixed stamps keep the workbook byte-identical from run to run: the pipeline hashes
+# files to skip those it has read before.
+_WORKBOOK_STAMP = datetime(2026, 1, 1)
+_ZIP_STAMP = (2026, 1, 1, 0, 0, 0)
+_APM_SCHEMA_COLUMNS = (*APM_COLUMNS, APM_SNAPSHOT_COLUMN)
+_APM_SCHEMA = f"""
+CREATE TABLE {APM_TABLE} (
+    app_code TEXT NOT NULL,
+    division TEXT NOT NULL,
+    app_name TEXT NOT NULL,
+    app_owner TEXT,
+    lifecycle TEXT,
+    ea_compliant INTEGER NOT NULL,
+    run_cost_eur REAL NOT NULL,
+    business_capability TEXT,
+    last_review TEXT,
+    {APM_SNAPSHOT_COLUMN} TEXT NOT NULL,
+    PRIMARY KEY ({APM_SNAPSHOT_COLUMN}, app_code)
+)
+"""
+
+
+def _write_decisions(path: Path, records: list[Record]) -> None:
+    ordered = sorted(records, key=lambda r: (r["decision_date"] or "", r["decision_id"] or ""))
+    text = json.dumps(ordered, ensure_ascii=False, indent=2) + "\n"
+    path.write_text(text, encoding="utf-8", newline="\n")
+
+
+def _pinned_zip(raw: bytes) -> bytes:
+    """The archive rewritten with one fixed timestamp and origin on every entry."""
+    out = io.BytesIO()
+    with (
+        zipfile.ZipFile(io.BytesIO(raw)) as source,
+        zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target,
+    ):
+        for entry in source.infolist():
+            info = zipfile.ZipInfo(entry.filename, date_time=_ZIP_STAMP)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.create_system = 3
+            info.external_attr = 0o644 << 16
+            target.writestr(info, source.read(entry))
+    return out.getvalue()
+
+
+def _write_risk_register(path: Path, rows: list[Cells]) -> None:
+    workbook = Workbook()
+    sheet = workbook.worksheets[0]
+    sheet.title = RISK_SHEET
+    sheet.append(RISK_HEADERS)
+    for row in rows:
+        sheet.append(row)
+    review = RISK_HEADERS.index("Review Date") + 1
+    for (cell,) in sheet.iter_rows(min_row=2, min_col=review, max_col=review):
+        cell.number_format = "yyyy-mm-dd"
+    workbook.properties.created = _WORKBOOK_STAMP
+    workbook.properties.modified = _WORKBOOK_STAMP
+    buffer = io.BytesIO()
+    # ExcelWriter rather than Workbook.save, which stamps the time of saving as modified.
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        ExcelWriter(workbook, archive).save()
+    path.write_bytes(_pinned_zip(buffer.getvalue()))
+
+
+def _write_apm_database(path: Path, rows: list[Cells]) -> None:
+    # Recreated from scratch, so what it holds depends on the seed alone.
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    columns = ", ".join(_APM_SCHEMA_COLUMNS)
+    marks = ", ".join("?" * len(_APM_SCHEMA_COLUMNS))
+    insert = f"INSERT INTO {APM_TABLE} ({columns}) VALUES ({marks})"
+    with closing(sqlite3.connect(path)) as connection, connection:
+        connection.execute(_APM_SCHEMA)
+        connection.executemany(insert, rows)
+
+
 def _maturity(unit: SampleUnit, position: int, count: int, rng: Rng) -> float:
     t = position / (count - 1) if count > 1 else 0.0
     anchors = np.linspace(0.0, 1.0, len(unit.trajectory))
@@ -697,27 +1236,27 @@ def _write(path: Path, columns: Sequence[str], rows: list[Row], dialect: ExportD
         writer.writerows([row[column] for column in columns] for row in rows)
 
 
-def generate_sample_evidence(
-    out_dir: Path, *, cycles: Sequence[str] = DEMO_CYCLES, seed: int = 2026
-) -> list[Path]:
-    """Write every unit's investments and projects exports for each cycle under out_dir.
+# unit slug -> maturity p at each cycle, in cycle order
+Maturity = dict[str, list[float]]
 
-    Files land in `out_dir/<cycle>/investments-<unit>.csv` and `projects-<unit>.csv`;
-    the same seed gives byte-identical files. Returns the paths written, sorted.
-    """
-    ordered = sorted(cycles, key=parse_cycle_id)
-    if len(set(ordered)) != len(ordered):
-        raise ConfigurationError(f"cycles {list(cycles)} name a cycle twice; list each once")
+
+def _write_pmo_exports(
+    out_dir: Path, cycles: Sequence[str], seed: int
+) -> tuple[list[Path], Maturity]:
+    """Every unit's investments and projects CSV files, and the maturity behind them."""
     investment_columns = kind_named("investments").field_names
     project_columns = kind_named("projects").field_names
     written: list[Path] = []
+    maturity: Maturity = {}
     for index, unit in enumerate(SAMPLE_UNITS):
         rng = np.random.default_rng([seed, index])
         portfolio = _Portfolio(unit, rng)
         previous: date | None = None
-        for position, cycle in enumerate(ordered):
+        maturity[unit.slug] = []
+        for position, cycle in enumerate(cycles):
             as_of = cycle_as_of(cycle)
-            p = _maturity(unit, position, len(ordered), rng)
+            p = _maturity(unit, position, len(cycles), rng)
+            maturity[unit.slug].append(p)
             if previous is None:
                 portfolio.open(as_of, p)
             else:
@@ -735,4 +1274,73 @@ def generate_sample_evidence(
             _write(investments_path, investment_columns, investments, unit.dialect)
             _write(projects_path, project_columns, projects, unit.dialect)
             written += [investments_path, projects_path]
+    return written, maturity
+
+
+def _write_governance_exports(
+    out_dir: Path, cycles: Sequence[str], seed: int, maturity: Maturity
+) -> list[Path]:
+    """Each cycle's decision log, risk register and survey, every unit in one file."""
+    catalog = load_catalog()
+    units = list(enumerate(SAMPLE_UNITS))
+    logs = [_DecisionLog(unit, _kind_rng(seed, i, _DECISIONS)) for i, unit in units]
+    registers = [_RiskRegister(unit, _kind_rng(seed, i, _RISKS)) for i, unit in units]
+    capabilities, dimensions = tuple(catalog.capability_ids), tuple(catalog.dimension_ids)
+    panels = [
+        _SurveyPanel(unit, _kind_rng(seed, i, _SURVEY), capabilities, dimensions)
+        for i, unit in units
+    ]
+    survey_columns = kind_named("survey").field_names
+    written: list[Path] = []
+    for position, cycle in enumerate(cycles):
+        decisions: list[Record] = []
+        risks: list[Cells] = []
+        survey: list[Row] = []
+        for log, register, panel in zip(logs, registers, panels, strict=True):
+            p = maturity[log.unit.slug][position]
+            decisions += log.records(cycle, p)
+            register.advance(cycle_as_of(cycle), p)
+            risks += register.rows(p)
+            survey += panel.rows(cycle, p)
+        folder = out_dir / cycle
+        folder.mkdir(parents=True, exist_ok=True)
+        _write_decisions(folder / DECISIONS_FILE, decisions)
+        _write_risk_register(folder / RISKS_FILE, risks)
+        _write(folder / SURVEY_FILE, survey_columns, survey, _SURVEY_DIALECT)
+        written += [folder / DECISIONS_FILE, folder / RISKS_FILE, folder / SURVEY_FILE]
+    return written
+
+
+def _apm_rows(cycles: Sequence[str], seed: int, maturity: Maturity) -> list[Cells]:
+    """One snapshot of every unit's applications per cycle."""
+    portfolios = [
+        _ApplicationPortfolio(unit, _kind_rng(seed, i, _APPLICATIONS))
+        for i, unit in enumerate(SAMPLE_UNITS)
+    ]
+    rows: list[Cells] = []
+    for position, cycle in enumerate(cycles):
+        for portfolio in portfolios:
+            p = maturity[portfolio.unit.slug][position]
+            portfolio.advance(cycle_as_of(cycle), p)
+            rows += portfolio.rows(cycle, p)
+    return rows
+
+
+def generate_sample_evidence(
+    out_dir: Path, *, cycles: Sequence[str] = DEMO_CYCLES, seed: int = 2026
+) -> list[Path]:
+    """Write the sample enterprise's evidence for each cycle under out_dir.
+
+    Each cycle's folder `out_dir/<cycle>/` gets every unit's `investments-<unit>.csv` and
+    `projects-<unit>.csv`, and one `decisions.json`, `risks.xlsx` and `survey.csv` for all
+    units; `out_dir/apm.sqlite` holds one application portfolio snapshot per cycle. The
+    same seed gives byte-identical files. Returns the paths written, sorted.
+    """
+    ordered = sorted(cycles, key=parse_cycle_id)
+    if len(set(ordered)) != len(ordered):
+        raise ConfigurationError(f"cycles {list(cycles)} name a cycle twice; list each once")
+    written, maturity = _write_pmo_exports(out_dir, ordered, seed)
+    written += _write_governance_exports(out_dir, ordered, seed, maturity)
+    _write_apm_database(out_dir / APM_DATABASE, _apm_rows(ordered, seed, maturity))
+    written.append(out_dir / APM_DATABASE)
     return sorted(written)

@@ -137,24 +137,32 @@ def baseline(folder: Path) -> None:
 
 
 def pipeline(folder: Path) -> None:
-    """The product's path, without Prefect: archive, parse, validate, store, score."""
+    """The product's path, without Prefect: archive, parse, validate, store, score; a
+    cycle whose evidence is unchanged since its last scoring skips all but the hashing."""
     from btm import cycle, store
     from btm.catalog import load_catalog
+    from btm.evidence import gather
+    from btm.evidence.sources import Templating, default_sources
     from btm.scoring import load_rubric
 
     engine = store.engine_for(f"sqlite:///{folder / 'btm.db'}")
     with store.session_scope(engine) as session:
         store.open_cycle(session=session, cycle_id="2026-Q1", as_of=AS_OF)
+    templating = Templating("2026-Q1", AS_OF.replace(month=1, day=1), AS_OF, folder)
     fresh = {}
-    for archived in cycle.gather_files(folder, archive_dir=folder / "archive"):
-        result = cycle.accept_batch(
-            archived, cycle_id="2026-Q1", engine=engine, quarantine_dir=folder / "q"
-        )
-        assert result.batch.status == "accepted", result.batch.problems
-        if result.frame is not None and result.batch.id is not None:
-            fresh[result.batch.id] = result.frame
-    evidence = cycle.assemble_evidence(engine=engine, cycle_id="2026-Q1", fresh=fresh)
+    for source in default_sources(folder):
+        fetched = gather.fetch_source(source, templating=templating, archive_dir=folder / "a")
+        for result in gather.accept_fetch(
+            fetched, cycle_id="2026-Q1", engine=engine, quarantine_dir=folder / "q"
+        ):
+            assert result.batch.status == "accepted", result.batch.problems
+            if result.frame is not None and result.batch.id is not None:
+                fresh[result.batch.id] = result.frame
     rubric = load_rubric()
+    plan = gather.evidence_plan(engine=engine, cycle_id="2026-Q1")
+    if cycle.scores_are_current(engine=engine, cycle_id="2026-Q1", plan=plan, rubric=rubric):
+        return
+    evidence = cycle.assemble_evidence(engine=engine, cycle_id="2026-Q1", plan=plan, fresh=fresh)
     scores = cycle.score_cycle(evidence, rubric=rubric, catalog=load_catalog())
     cycle.save_scores(scores, engine=engine, evidence=evidence, rubric=rubric)
 

@@ -6,7 +6,8 @@ from typer.testing import CliRunner
 from btm import store
 from btm.cli import app
 from btm.settings import Settings
-from tests.btm.test_cycle import run_cycle, write_quarter
+from tests.btm.test_cycle import write_quarter
+from tests.pipeline import run_cycle
 
 runner = CliRunner()
 
@@ -56,4 +57,7 @@ def test_run_with_a_malformed_cycle_is_a_clear_error(btm_home: Path) -> None:
 def test_sample_writes_the_exports(tmp_path: Path) -> None:
     result = runner.invoke(app, ["sample", str(tmp_path / "out")])
     assert result.exit_code == 0
-    assert len(list((tmp_path / "out").rglob("*.csv"))) == 40
+    out = tmp_path / "out"
+    assert len(list(out.rglob("investments-*.csv"))) == len(list(out.rglob("projects-*.csv"))) == 20
+    assert len(list(out.rglob("decisions.json"))) == len(list(out.rglob("risks.xlsx"))) == 4
+    assert (out / "apm.sqlite").is_file()

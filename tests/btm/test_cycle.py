@@ -9,37 +9,12 @@ import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 
 from btm import cycle, store
-from btm.catalog import load_catalog
 from btm.errors import ConfigurationError
-from btm.scoring import load_rubric
+from btm.evidence.gather import evidence_plan
 from btm.settings import Settings
 from tests.conftest import KeepingHandler
 from tests.factories import rows, write_csv
-
-CATALOG = load_catalog()
-RUBRIC = load_rubric()
-
-
-def run_cycle(
-    cycle_id: str, inbox: Path, engine: sa.Engine, settings: Settings
-) -> cycle.DeliveryReport:
-    """The same arrows, in the same order, as flows/quarterly_cycle.py."""
-    with store.session_scope(engine) as session:
-        store.open_cycle(session=session, cycle_id=cycle_id, as_of=cycle.cycle_as_of(cycle_id))
-    results = [
-        cycle.accept_batch(
-            f, cycle_id=cycle_id, engine=engine, quarantine_dir=settings.quarantine_dir
-        )
-        for f in cycle.gather_files(inbox, archive_dir=settings.archive_dir)
-    ]
-    fresh = {r.batch.id: r.frame for r in results if r.frame is not None}
-    evidence = cycle.assemble_evidence(engine=engine, cycle_id=cycle_id, fresh=fresh)
-    scores = cycle.score_cycle(evidence, rubric=RUBRIC, catalog=CATALOG)
-    cycle.save_scores(scores, engine=engine, evidence=evidence, rubric=RUBRIC)
-    rendered = cycle.render_cycle_report(
-        engine=engine, cycle_id=cycle_id, catalog=CATALOG, rubric=RUBRIC
-    )
-    return cycle.deliver_cycle_report(rendered, engine=engine, cycle_id=cycle_id, settings=settings)
+from tests.pipeline import run_cycle
 
 
 def write_quarter(inbox: Path, *, case_share: float, bad_projects: bool = False) -> None:
@@ -90,15 +65,17 @@ def test_two_cycles_score_report_and_deliver(
     assert {(u, c, d): lv for u, c, d, lv, *_ in q1_before}[("Retail", "MTI-1", "process")] == 2
 
     # the bad batch is quarantined with its reasons; Wealth scores on its Q1 projects
-    with store.session_scope(engine) as session:
-        batches = {b.source: b for b in store.cycle_batches(session=session, cycle_id="2026-Q2")}
-    assert batches["projects-wealth"].status == "quarantined"
-    assert any("column budget" in p and "row" in p for p in batches["projects-wealth"].problems)
-    quarantined = settings.quarantine_dir / "2026-Q2"
+    plan = evidence_plan(engine=engine, cycle_id="2026-Q2")
+    (note,) = plan.quarantined
+    assert note.source == "projects/projects-wealth.csv"
+    assert any("column budget" in p and "row" in p for p in note.problems)
+    (stale,) = plan.stale
+    assert (stale.source, stale.from_cycle) == ("projects/projects-wealth.csv", "2026-Q1")
+    quarantined = settings.quarantine_dir / "2026-Q2" / "projects"
     assert (quarantined / "projects-wealth.csv").exists()
     assert "column budget" in (quarantined / "projects-wealth.csv.problems.txt").read_text()
     wealth_hashes = next(h for u, *_, h in q2 if u == "Wealth")
-    assert batches["projects-wealth"].sha256 not in wealth_hashes
+    assert note.sha256 not in wealth_hashes
     assert levels[("Wealth", "MTI-4", "process")] is not None
 
     # the earlier cycle is untouched by the later one
@@ -126,8 +103,8 @@ def test_rerunning_a_cycle_changes_nothing_and_sends_nothing(
     assert scores_snapshot(engine, "2026-Q1") == snapshot
     assert again.recipients == () and again.skipped == tuple(settings.report_to)
     assert Path(first.location).read_bytes() == eml
+    assert len(evidence_plan(engine=engine, cycle_id="2026-Q1").batches) == 4
     with store.session_scope(engine) as session:
-        assert len(store.cycle_batches(session=session, cycle_id="2026-Q1")) == 4
         assert len(store.get_deliveries(session=session, cycle_id="2026-Q1")) == len(
             settings.report_to
         )
@@ -144,11 +121,6 @@ def test_cycle_ids_and_dates() -> None:
     assert cycle.cycle_for(date(2026, 1, 1)) == "2025-Q4"
     with pytest.raises(ConfigurationError, match="YYYY-Qn"):
         cycle.parse_cycle_id("2026Q1")
-
-
-def test_a_missing_inbox_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(ConfigurationError, match="does not exist"):
-        cycle.gather_files(tmp_path / "nowhere", archive_dir=tmp_path / "archive")
 
 
 def test_with_smtp_configured_the_report_is_sent_once_per_recipient(

@@ -3,6 +3,7 @@ from datetime import date
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+from sqlmodel import select
 
 from btm import store
 from btm.evidence.files import coerce
@@ -18,6 +19,7 @@ def _batch(
         batch=store.EvidenceBatch(
             cycle_id=cycle_id,
             source=source,
+            part=f"{source}.csv",
             kind="projects",
             file_name=f"{source}.csv",
             sha256=sha,
@@ -88,16 +90,65 @@ def test_replacing_scores_never_duplicates_and_leaves_earlier_cycles(engine: sa.
     assert [s.level for s in q2] == [None]
 
 
-def test_last_accepted_batch_skips_quarantined_and_later_cycles(engine: sa.Engine) -> None:
+def test_last_accepted_batches_skip_quarantined_and_later_cycles(engine: sa.Engine) -> None:
     with store.session_scope(engine) as session:
         _open(session, "2026-Q1", "2026-Q2", "2026-Q3")
         first = _batch(session, "2026-Q1", "projects-retail", "1" * 64)
-        _batch(session, "2026-Q2", "projects-retail", "2" * 64, status="quarantined")
+        bad = _batch(session, "2026-Q2", "projects-retail", "2" * 64, status="quarantined")
         _batch(session, "2026-Q3", "projects-retail", "3" * 64)
-        found = store.last_accepted_batch(
-            session=session, source="projects-retail", before_cycle="2026-Q3"
+        up_to_q2 = store.last_accepted_batches(
+            session=session, source="projects-retail", up_to_cycle="2026-Q2"
         )
-    assert found is not None and found.id == first.id
+        before_bad = store.last_accepted_batches(
+            session=session, source="projects-retail", up_to_cycle="2026-Q3", before_id=bad.id
+        )
+    assert [b.id for b in up_to_q2] == [first.id]
+    assert [b.id for b in before_bad] == [first.id]
+
+
+def test_one_batch_per_source_part_and_content(engine: sa.Engine) -> None:
+    with store.session_scope(engine) as session:
+        _open(session, "2026-Q1", "2026-Q2")
+        _batch(session, "2026-Q1", "projects-retail", "1" * 64)
+    with store.session_scope(engine) as session, pytest.raises(sa.exc.IntegrityError):
+        _batch(session, "2026-Q2", "projects-retail", "1" * 64)
+
+
+def test_upgrading_a_0001_database_keeps_its_batches_as_fetches(database_url: str) -> None:
+    from alembic import command
+
+    engine = store.make_engine(database_url)
+    config = store.alembic_config(engine.url)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001")
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                "INSERT INTO cycle (id, as_of, started_at) VALUES ('2026-Q1', '2026-03-31', "
+                "'2026-04-01 06:00:00')"
+            )
+        )
+        connection.execute(
+            sa.text(
+                "INSERT INTO evidence_batch (cycle_id, source, kind, file_name, sha256, "
+                "archive_path, rows, status, problems, fetched_at) VALUES ('2026-Q1', "
+                "'projects-retail', 'projects', 'projects-retail.csv', :sha, '/a', 3, "
+                "'accepted', '[]', '2026-04-01 06:00:00')"
+            ),
+            {"sha": "a" * 64},
+        )
+
+    store.init_db(engine)
+
+    with store.session_scope(engine) as session:
+        (batch,) = session.exec(select(store.EvidenceBatch)).all()
+        fetches = store.latest_fetches(session=session, cycle_id="2026-Q1")
+    assert (batch.part, batch.connector) == ("projects-retail.csv", "files")
+    assert [(f.source, f.batch_id, f.ok) for f in fetches["projects-retail"]] == [
+        ("projects-retail", batch.id, True)
+    ]
+    engine.dispose()
 
 
 def test_one_delivery_per_cycle_audience_and_recipient(engine: sa.Engine) -> None:
@@ -134,4 +185,4 @@ def test_the_migrations_build_exactly_the_models_schema(engine: sa.Engine) -> No
         differences = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
         revision = connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
     assert differences == [], "the models changed: add an Alembic revision in btm/migrations"
-    assert revision == "0001"
+    assert revision == "0002"

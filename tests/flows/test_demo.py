@@ -60,6 +60,6 @@ def test_demo_twice_leaves_the_same_cycles_scores_and_emails(
     assert [p.get_content_type() for p in message.iter_parts()] == ["text/plain", "text/html"]
 
     bad_cycle, bad_file = BAD_SAMPLE
-    assert (settings.quarantine_dir / bad_cycle / bad_file).exists()
+    assert (settings.quarantine_dir / bad_cycle / "project-exports" / bad_file).exists()
     bad_report = (settings.reports_dir / f"{bad_cycle}.html").read_text()
     assert bad_file in bad_report

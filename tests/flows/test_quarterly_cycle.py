@@ -2,7 +2,9 @@
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
+import sqlalchemy as sa
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter
 
@@ -24,7 +26,8 @@ def test_the_flow_runs_a_cycle_end_to_end(prefect_server: None, btm_home: Path) 
     result = state.result()
     assert result["cycle"] == "2026-Q2"
     assert result["scores"] == 2 * 17 * 4
-    assert result["quarantined"] == ["projects-wealth.csv"]
+    assert result["quarantined"] == ["projects/projects-wealth.csv"]
+    assert result["stale"] == []  # no earlier accepted batch to fall back on
     assert Path(result["report"]).exists() and Path(result["delivery"]).suffix == ".eml"
     engine = store.engine_for(Settings().effective_database_url)
     with store.session_scope(engine) as session:
@@ -36,5 +39,68 @@ def test_the_flow_runs_a_cycle_end_to_end(prefect_server: None, btm_home: Path) 
             flow_run_filter=FlowRunFilter(id={"any_": [state.state_details.flow_run_id]})
         )
     names = {run.name for run in runs}
-    assert {"validate-projects-wealth", "validate-investments-retail"} <= names
+    assert {"fetch-projects", "validate-projects", "fetch-investments"} <= names
     assert any(name.startswith("deliver") for name in names)
+
+
+def _sources_file(home: Path, ppm_location: str) -> Path:
+    path = home / "sources.yaml"
+    path.write_text(
+        f"""
+sources:
+  - name: investment-exports
+    kind: investments
+    connector: files
+    location: "{{home}}/inbox/{{cycle}}"
+    pattern: "investments-*.csv"
+  - name: ppm
+    kind: projects
+    connector: sql
+    location: "{ppm_location}"
+    query: "SELECT * FROM ppm_projects WHERE business_unit = :unit"
+    params: {{unit: Retail}}
+    retries: 1
+    retry_delay_seconds: [0]
+"""
+    )
+    return path
+
+
+def test_a_source_that_is_down_leaves_its_evidence_stale_not_the_flow_failed(
+    prefect_server: None, btm_home: Path, free_tcp_port: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    home = Path(btm_home)
+    ppm = home / "ppm.sqlite"
+    for quarter in ("2026-Q1", "2026-Q2"):
+        write_quarter(home / "inbox" / quarter, case_share=0.6)
+    pd.read_csv(home / "inbox" / "2026-Q1" / "projects-retail.csv").to_sql(
+        "ppm_projects", sa.create_engine(f"sqlite:///{ppm}"), index=False
+    )
+    _sources_file(home, f"sqlite:///{ppm}")
+    first = quarterly_cycle(cycle_id="2026-Q1")
+    assert first["stale"] == []
+
+    _sources_file(home, f"postgresql+psycopg://btm@127.0.0.1:{free_tcp_port}/ppm")
+    state = quarterly_cycle(cycle_id="2026-Q2", return_state=True)
+
+    assert state.is_completed()
+    result = state.result()
+    assert result["stale"] == ["ppm/ppm.csv"]
+    assert "source ppm could not be fetched" in caplog.text
+    assert "last accepted evidence is used, marked stale" in caplog.text
+    engine = store.engine_for(Settings().effective_database_url)
+    with store.session_scope(engine) as session:
+        fetches = store.latest_fetches(session=session, cycle_id="2026-Q2")["ppm"]
+        levels = {
+            (s.unit, s.capability, s.dimension): s.level
+            for s in store.get_scores(session=session, cycle_id="2026-Q2")
+        }
+    assert [(f.ok, "127.0.0.1" in (f.error or "")) for f in fetches] == [(False, True)]
+    assert levels[("Retail", "MTI-4", "process")] is not None  # scored on the Q1 projects
+    with get_client(sync_client=True) as client:
+        runs = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id={"any_": [state.state_details.flow_run_id]})
+        )
+    (fetch,) = [r for r in runs if r.name == "fetch-ppm"]
+    assert fetch.state is not None and fetch.state.is_failed()
+    assert fetch.run_count == 2  # the source's own retry was tried

@@ -1,0 +1,121 @@
+"""Connectors: each fetches a source's raw evidence as payloads, and does nothing else.
+
+A connector knows how to reach one kind of system; it never parses, maps or validates.
+What it returns is raw bytes on disk (the drop folder's own file, or a file it wrote in
+the staging folder), which the gathering step archives by sha256 before anything reads
+it. The HTTP connectors (Jira, REST) live in their own modules.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+import sqlalchemy as sa
+
+from btm.errors import ConfigurationError, EvidenceError
+from btm.evidence.sources import FilesSource, Source, SqlSource, Templating
+
+READABLE_SUFFIXES = (".csv", ".xlsx", ".json")
+
+
+@dataclass(frozen=True)
+class Payload:
+    """Raw evidence as fetched, before anything reads it."""
+
+    source: str
+    part: str  # the file's name within a drop folder, or `<source>.<ext>` for one fetch
+    path: Path
+
+    @property
+    def suffix(self) -> str:
+        return self.path.suffix.lower()
+
+
+Fetch = Callable[[Any, Templating, Path], list[Payload]]
+
+
+def fetch_files(source: FilesSource, templating: Templating, staging: Path) -> list[Payload]:
+    """Every readable file of the drop folder that matches the source's pattern."""
+    folder = Path(templating.fill(source.location, source=source.name, setting="location"))
+    if not folder.is_dir():
+        raise EvidenceError(
+            f"source {source.name!r}: the folder {folder} does not exist; create it or fix "
+            "location in the sources file"
+        )
+    matches = sorted(p for p in folder.glob(source.pattern) if p.is_file())
+    return [
+        Payload(source.name, path.name, path)
+        for path in matches
+        if path.suffix.lower() in READABLE_SUFFIXES and not path.name.startswith(".")
+    ]
+
+
+def sql_url(source: SqlSource, templating: Templating) -> sa.URL:
+    location = templating.fill(source.location, source=source.name, setting="location")
+    try:
+        url = sa.make_url(location)
+    except sa.exc.ArgumentError as exc:
+        raise ConfigurationError(
+            f"source {source.name!r}: location is not a SQLAlchemy URL ({exc}); write it "
+            "as dialect+driver://user@host/database"
+        ) from None
+    if url.password is not None:
+        raise ConfigurationError(
+            f"source {source.name!r}: the location carries a password; remove it and name "
+            "the secret under password: {env: VARIABLE}"
+        )
+    return url.set(password=source.password.resolve()) if source.password else url
+
+
+def fetch_sql(source: SqlSource, templating: Templating, staging: Path) -> list[Payload]:
+    """Run the query with its bound parameters and write the result as CSV, chunk by chunk."""
+    url = sql_url(source, templating)
+    params = templating.fill_params(source.params, source=source.name)
+    query = sa.text(templating.fill(source.query, source=source.name, setting="query"))
+    target = staging / f"{source.name}.csv"
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as connection, target.open("w", newline="") as out:
+            result = connection.execution_options(stream_results=True).execute(query, params)
+            writer = csv.writer(out)
+            writer.writerow(result.keys())
+            while rows := result.fetchmany(source.chunk_rows):
+                writer.writerows([[_csv_cell(v) for v in row] for row in rows])
+    except sa.exc.SQLAlchemyError as exc:
+        detail = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        raise EvidenceError(
+            f"source {source.name!r}: the query failed on {url.render_as_string()} ({detail}); "
+            "check the query and the database"
+        ) from None
+    finally:
+        engine.dispose()
+    return [Payload(source.name, target.name, target)]
+
+
+def _csv_cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if hasattr(value, "isoformat"):
+        return cast(Any, value).isoformat()
+    return str(value)
+
+
+def connector_for(source: Source) -> Fetch:
+    """The fetch function of a source's connector."""
+    if source.connector == "files":
+        return cast(Fetch, fetch_files)
+    if source.connector == "sql":
+        return cast(Fetch, fetch_sql)
+    if source.connector == "jira":
+        from btm.evidence.jira import fetch_jira
+
+        return cast(Fetch, fetch_jira)
+    from btm.evidence.rest import fetch_rest
+
+    return cast(Fetch, fetch_rest)

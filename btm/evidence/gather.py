@@ -1,0 +1,389 @@
+"""Gathering: fetch each source, archive what it brought, accept or quarantine each batch.
+
+Provenance first: every payload is archived by sha256 before it is parsed, and every
+fetch attempt is recorded (the batch it brought, or the error that stopped it). A batch
+is kept once per source, part and content, so an unchanged payload is neither archived
+nor validated twice. A cycle then scores on each source's batches from its latest fetch;
+a quarantined batch or an unreachable source falls back to that source's last accepted
+evidence, marked stale, and the report says so.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import tempfile
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from btm import store
+from btm.errors import BtmError
+from btm.evidence.connectors import connector_for
+from btm.evidence.files import (
+    ArchivedFile,
+    apply_mapping,
+    archive_payload,
+    parse_file,
+    read_payload,
+)
+from btm.evidence.sources import Source, Templating, default_sources, load_sources
+from btm.reporting import QuarantineNote, SourceNote, StaleNote
+from btm.validation import ValidationOutcome, validate_frame
+
+SOURCES_FILE = "sources.yaml"
+
+
+def configured_sources(*, sources_file: Path | None, home: Path, inbox: Path) -> list[Source]:
+    """The sources file when there is one (explicit, or `BTM_HOME/sources.yaml`); else one
+    drop-folder source per kind over the inbox."""
+    path = sources_file or home / SOURCES_FILE
+    if sources_file is not None or path.is_file():
+        return load_sources(path)
+    return default_sources(inbox)
+
+
+# fetch --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FetchOutcome:
+    """What one fetch of one source brought, archived."""
+
+    source: Source
+    attempt: str
+    payloads: tuple[ArchivedFile, ...]
+    latency_ms: float
+
+
+def fetch_source(source: Source, *, templating: Templating, archive_dir: Path) -> FetchOutcome:
+    """Run the source's connector and archive every payload before anything reads it."""
+    started = time.perf_counter()
+    archive_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="staging-", dir=archive_dir) as staging:
+        payloads = connector_for(source)(source, templating, Path(staging))
+        archived = tuple(
+            archive_payload(p, kind=source.kind, archive_dir=archive_dir) for p in payloads
+        )
+    latency = (time.perf_counter() - started) * 1000
+    return FetchOutcome(source, uuid.uuid4().hex, archived, latency)
+
+
+def record_failure(
+    *, engine: sa.Engine, cycle_id: str, source: Source, error: str, latency_ms: float = 0.0
+) -> None:
+    """A source that could not be fetched: its last accepted evidence stays in force."""
+    with store.session_scope(engine) as session:
+        store.record_fetch(
+            session=session,
+            fetch=store.SourceFetch(
+                cycle_id=cycle_id,
+                source=source.name,
+                attempt=uuid.uuid4().hex,
+                connector=source.connector,
+                ok=False,
+                error=error,
+                latency_ms=latency_ms,
+            ),
+        )
+
+
+# accept -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    batch: store.EvidenceBatch
+    frame: pd.DataFrame | None
+    outcome: ValidationOutcome | None
+    reused: bool
+
+
+def _quarantine(
+    archived: ArchivedFile, cycle_id: str, problems: Sequence[str], quarantine_dir: Path
+) -> Path:
+    folder = quarantine_dir / cycle_id / archived.source
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(archived.archived, folder / archived.part)
+    explanation = [
+        f"{archived.part} from source {archived.source} was quarantined in cycle {cycle_id}.",
+        f"sha256: {archived.sha256}",
+        "Nothing was deleted: the earlier accepted evidence of this source stays in force.",
+        "Correct the source and fetch again (for a drop folder, put the corrected file back);",
+        "the next run picks it up.",
+        "",
+        "Problems (rows are numbered as a spreadsheet shows them; the header is row 1):",
+        *(f"- {p}" for p in problems),
+    ]
+    path = folder / f"{archived.part}.problems.txt"
+    path.write_text("\n".join(explanation) + "\n")
+    return path
+
+
+def _validate(
+    archived: ArchivedFile, source: Source
+) -> tuple[pd.DataFrame | None, ValidationOutcome | None, list[str]]:
+    try:
+        parsed = parse_file(archived, columns=source.columns, values=source.values)
+    except BtmError as exc:
+        return None, None, [str(exc)]
+    outcome = validate_frame(parsed.frame, archived.kind, cell_problems=parsed.problems)
+    frame = parsed.frame if outcome.accepted else None
+    return frame, outcome, outcome.sentences()
+
+
+def accept_batch(
+    archived: ArchivedFile,
+    *,
+    source: Source,
+    cycle_id: str,
+    attempt: str,
+    engine: sa.Engine,
+    quarantine_dir: Path,
+    force: bool = False,
+) -> BatchResult:
+    """Parse and validate a payload once; store its rows or quarantine it.
+
+    A payload already kept (same source, part and sha256) is reused as it is, unless
+    `force` asks to read and validate it again."""
+    with store.session_scope(engine) as session:
+        existing = store.find_batch(
+            session=session, source=archived.source, part=archived.part, sha256=archived.sha256
+        )
+    if existing is not None and not force:
+        _record_payload(engine, cycle_id, source, attempt, existing)
+        return BatchResult(existing, None, None, reused=True)
+    frame, outcome, problems = _validate(archived, source)
+    batch = existing or store.EvidenceBatch(
+        cycle_id=cycle_id,
+        source=archived.source,
+        part=archived.part,
+        connector=source.connector,
+        kind=archived.kind,
+        file_name=archived.original.name,
+        sha256=archived.sha256,
+        archive_path=str(archived.archived),
+        status="",
+    )
+    batch.rows = outcome.rows if outcome else 0
+    batch.status = "accepted" if frame is not None else "quarantined"
+    batch.problems = problems
+    with store.session_scope(engine) as session:
+        batch = store.add_batch(session=session, batch=batch)
+    assert batch.id is not None
+    if frame is not None:
+        store.store_rows(engine=engine, kind=archived.kind, batch_id=batch.id, frame=frame)
+    else:
+        store.delete_rows(engine=engine, kind=archived.kind, batch_id=batch.id)
+        _quarantine(archived, cycle_id, problems, quarantine_dir)
+    _record_payload(engine, cycle_id, source, attempt, batch)
+    return BatchResult(batch, frame, outcome, reused=False)
+
+
+def _record_payload(
+    engine: sa.Engine, cycle_id: str, source: Source, attempt: str, batch: store.EvidenceBatch
+) -> None:
+    with store.session_scope(engine) as session:
+        store.record_fetch(
+            session=session,
+            fetch=store.SourceFetch(
+                cycle_id=cycle_id,
+                source=source.name,
+                attempt=attempt,
+                connector=source.connector,
+                part=batch.part,
+                batch_id=batch.id,
+                ok=True,
+                rows=batch.rows,
+            ),
+        )
+
+
+def accept_fetch(
+    fetched: FetchOutcome,
+    *,
+    cycle_id: str,
+    engine: sa.Engine,
+    quarantine_dir: Path,
+    force: bool = False,
+) -> list[BatchResult]:
+    """Accept or quarantine every payload of one fetch; a fetch that brought nothing is
+    recorded too, so the source shows as reached."""
+    results = [
+        accept_batch(
+            archived,
+            source=fetched.source,
+            cycle_id=cycle_id,
+            attempt=fetched.attempt,
+            engine=engine,
+            quarantine_dir=quarantine_dir,
+            force=force,
+        )
+        for archived in fetched.payloads
+    ]
+    if not results:
+        with store.session_scope(engine) as session:
+            store.record_fetch(
+                session=session,
+                fetch=store.SourceFetch(
+                    cycle_id=cycle_id,
+                    source=fetched.source.name,
+                    attempt=fetched.attempt,
+                    connector=fetched.source.connector,
+                    ok=True,
+                    latency_ms=fetched.latency_ms,
+                ),
+            )
+    return results
+
+
+# plan ---------------------------------------------------------------------------------
+
+
+@dataclass
+class EvidencePlan:
+    """Which batches a cycle scores on, and what the report must say about the rest."""
+
+    batches: list[store.EvidenceBatch] = field(default_factory=list)
+    quarantined: list[QuarantineNote] = field(default_factory=list)
+    stale: list[StaleNote] = field(default_factory=list)
+
+    def key(self, rubric_version: str) -> str:
+        """A digest of what the scores depend on: the batches and the rubric."""
+        parts = sorted(f"{b.id}:{b.sha256}" for b in self.batches)
+        return hashlib.sha256("\n".join([rubric_version, *parts]).encode()).hexdigest()
+
+
+def _carry_forward(
+    plan: EvidencePlan,
+    session: Session,
+    *,
+    cycle_id: str,
+    source: str,
+    reason: str,
+    part: str | None = None,
+    before_id: int | None = None,
+) -> None:
+    for earlier in store.last_accepted_batches(
+        session=session, source=source, up_to_cycle=cycle_id, part=part, before_id=before_id
+    ):
+        assert earlier.id is not None
+        used = store.last_cycle_using(session=session, batch_id=earlier.id, before_cycle=cycle_id)
+        plan.batches.append(earlier)
+        plan.stale.append(
+            StaleNote(f"{source}/{earlier.part}", used or earlier.cycle_id, reason=reason)
+        )
+
+
+def evidence_plan(*, engine: sa.Engine, cycle_id: str) -> EvidencePlan:
+    """Each source's batches from its latest fetch in the cycle; for a quarantined batch
+    or a source that could not be reached, its last accepted evidence, marked stale."""
+    plan = EvidencePlan()
+    with store.session_scope(engine) as session:
+        for source, fetches in store.latest_fetches(session=session, cycle_id=cycle_id).items():
+            failed = next((f for f in fetches if not f.ok), None)
+            if failed is not None:
+                reason = f"the source could not be reached: {failed.error}"
+                _carry_forward(plan, session, cycle_id=cycle_id, source=source, reason=reason)
+                continue
+            for fetch in fetches:
+                if fetch.batch_id is None:
+                    continue
+                batch = store.get_batch(session=session, batch_id=fetch.batch_id)
+                if batch.status == "accepted":
+                    plan.batches.append(batch)
+                    continue
+                plan.quarantined.append(
+                    QuarantineNote(
+                        f"{source}/{batch.part}", batch.part, batch.sha256, tuple(batch.problems)
+                    )
+                )
+                _carry_forward(
+                    plan,
+                    session,
+                    cycle_id=cycle_id,
+                    source=source,
+                    reason="its new batch was quarantined",
+                    part=batch.part,
+                    before_id=batch.id,
+                )
+    return plan
+
+
+# freshness ----------------------------------------------------------------------------
+
+
+def source_notes(*, engine: sa.Engine, now: datetime) -> list[SourceNote]:
+    """Each source's last fetch, last successful fetch and its age, for status and reports."""
+    with store.session_scope(engine) as session:
+        fetches = store.all_fetches(session=session)
+    notes: list[SourceNote] = []
+    by_source: dict[str, list[store.SourceFetch]] = {}
+    for fetch in fetches:
+        by_source.setdefault(fetch.source, []).append(fetch)
+    for source, rows in sorted(by_source.items()):
+        last = rows[-1]
+        last_attempt = [r for r in rows if r.attempt == last.attempt]
+        good = [r for r in rows if r.ok]
+        last_ok = good[-1] if good else None
+        ok_rows = [r for r in good if last_ok and r.attempt == last_ok.attempt]
+        notes.append(
+            SourceNote(
+                source=source,
+                connector=last.connector,
+                last_attempt=last.fetched_at,
+                reachable=all(r.ok for r in last_attempt),
+                error=last.error,
+                last_success=last_ok.fetched_at if last_ok else None,
+                age=(now - _aware(last_ok.fetched_at)) if last_ok else None,
+                rows=sum(r.rows for r in ok_rows),
+            )
+        )
+    return notes
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite hands back naive datetimes; the store writes them in UTC.
+    return moment if moment.tzinfo else moment.replace(tzinfo=store.utcnow().tzinfo)
+
+
+# check --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SourceCheck:
+    """One try of one source, archiving and storing nothing."""
+
+    source: str
+    kind: str
+    connector: str
+    reachable: bool
+    rows: int
+    latency_ms: float
+    error: str | None
+
+
+def check_source(source: Source, *, templating: Templating) -> SourceCheck:
+    """Fetch the source into a scratch folder and read it onto its kind."""
+    started = time.perf_counter()
+    rows, reachable, error = 0, False, None
+    with tempfile.TemporaryDirectory(prefix="btm-check-") as staging:
+        try:
+            payloads = connector_for(source)(source, templating, Path(staging))
+            reachable = True
+            for payload in payloads:
+                frame = read_payload(payload.path, name=f"{source.name}/{payload.part}")
+                rows += len(apply_mapping(frame, columns=source.columns, values=source.values))
+            if not payloads:
+                error = "reachable, but it holds nothing to gather; check location and pattern"
+        except BtmError as exc:
+            error = str(exc)
+    latency = (time.perf_counter() - started) * 1000
+    return SourceCheck(source.name, source.kind, source.connector, reachable, rows, latency, error)
