@@ -297,7 +297,8 @@ def _db_records(frame: pd.DataFrame, table: sa.Table) -> list[tuple[Any, ...]]:
     for column in table.columns:
         values = frame[column.name]
         if isinstance(column.type, sa.Date):
-            values = values.dt.strftime("%Y-%m-%d")
+            # a field the source does not carry arrives as an all-missing object column
+            values = pd.to_datetime(values).dt.strftime("%Y-%m-%d")
         columns[column.name] = values.astype(object).where(values.notna(), None)
     return list(zip(*columns.values(), strict=True))
 

@@ -58,7 +58,7 @@ def validate_and_store(
     )
     logger = get_run_logger()
     if not results:
-        logger.warning("%s: nothing to gather (no payload)", fetched.source.name)
+        logger.info("%s: nothing to gather (no payload)", fetched.source.name)
     for result in results:
         batch = result.batch
         where = f"{batch.source}/{batch.part}"

@@ -54,6 +54,13 @@ def load_kinds(path: Path = KINDS_FILE) -> dict[str, EvidenceKind]:
             kind = EvidenceKind(name, spec["id_field"], spec.get("description", ""), fields)
         except (KeyError, TypeError) as exc:
             raise ConfigurationError(f"{path}: kind {name!r} is malformed ({exc})") from exc
+        for raw_field in spec["fields"]:
+            extra = set(raw_field) - {"name", "type", "description"}
+            if extra:
+                raise ConfigurationError(
+                    f"{path}: kind {name!r} field {raw_field.get('name')!r} has unknown keys "
+                    f"{sorted(map(str, extra))}; quote a description that contains a comma"
+                )
         for f in fields:
             if f.type not in FIELD_TYPES:
                 raise ConfigurationError(

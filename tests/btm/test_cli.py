@@ -61,3 +61,60 @@ def test_sample_writes_the_exports(tmp_path: Path) -> None:
     assert len(list(out.rglob("investments-*.csv"))) == len(list(out.rglob("projects-*.csv"))) == 20
     assert len(list(out.rglob("decisions.json"))) == len(list(out.rglob("risks.xlsx"))) == 4
     assert (out / "apm.sqlite").is_file()
+
+
+def test_status_shows_each_sources_last_fetch(btm_home: Path, tmp_path: Path) -> None:
+    _scored_home(btm_home, tmp_path)
+    table = runner.invoke(app, ["status"], env={"COLUMNS": "200"})
+    assert "Evidence sources" in table.stdout and "investments" in table.stdout
+    payload = json.loads(runner.invoke(app, ["status", "--json"]).stdout)
+    by_source = {s["source"]: s for s in payload["sources"]}
+    assert by_source["projects"]["rows"] == 20 and by_source["projects"]["reachable"]
+    assert by_source["projects"]["age_seconds"] < 600
+
+
+def test_sources_check_reports_each_source_and_fails_when_one_is_down(
+    btm_home: Path, tmp_path: Path
+) -> None:
+    write_quarter(tmp_path / "drop", case_share=0.6)
+    sources = tmp_path / "sources.yaml"
+    sources.write_text(
+        f"""
+sources:
+  - {{name: exports, kind: projects, connector: files, location: "{tmp_path}/drop",
+     pattern: "projects-*"}}
+  - {{name: ppm, kind: projects, connector: sql, location: "sqlite:///{tmp_path}/none.db",
+     query: "SELECT * FROM nowhere"}}
+"""
+    )
+    result = runner.invoke(app, ["sources", "check", "--sources", str(sources), "--json"])
+    assert result.exit_code == 1
+    exports, ppm = json.loads(result.stdout)
+    assert (exports["source"], exports["reachable"], exports["rows"]) == ("exports", True, 20)
+    assert exports["error"] is None and exports["latency_ms"] >= 0
+    assert ppm["reachable"] is False and "nowhere" in ppm["error"]
+    assert "check the query" in ppm["error"]
+
+    table = runner.invoke(
+        app, ["sources", "check", "--sources", str(sources)], env={"COLUMNS": "200"}
+    )
+    assert table.exit_code == 1 and "exports" in table.stdout and "no such table" in table.stdout
+
+
+def test_a_broken_sources_file_is_one_clear_line(btm_home: Path, tmp_path: Path) -> None:
+    sources = tmp_path / "sources.yaml"
+    sources.write_text("sources:\n  - {name: x, kind: projects, connector: ftp, location: y}\n")
+    for args in (["sources", "check"], ["run", "--cycle", "2026-Q1"]):
+        result = runner.invoke(app, [*args, "--sources", str(sources)])
+        assert result.exit_code == 1
+        assert "source 'x': connector must be one of files, sql, jira, rest" in result.output
+        assert "Traceback" not in result.output
+
+
+def test_the_evidence_reference_is_generated_from_the_definitions() -> None:
+    result = runner.invoke(app, ["kinds", "--markdown"])
+    docs = Path(__file__).resolve().parents[2] / "docs" / "evidence.md"
+    assert result.stdout == docs.read_text(), "run: btm kinds --markdown > docs/evidence.md"
+    for kind in ("investments", "projects", "applications", "decisions", "risks", "survey"):
+        assert f"## {kind}" in result.stdout
+    assert "| lifecycle_decision | text |" in result.stdout

@@ -84,6 +84,7 @@ def test_two_cycles_score_report_and_deliver(
     # the report names the quarantined file; the email is multipart/alternative
     html = second.report_path.read_text()
     assert "projects-wealth.csv" in html and "2026-Q2" in html
+    assert "Evidence sources" in html and "its new batch was quarantined" in html
     assert first.channel == second.channel == "outbox"
     message = message_from_bytes(Path(second.location).read_bytes(), policy=policy.default)
     assert message.get_content_type() == "multipart/alternative"

@@ -46,6 +46,7 @@ def test_demo_twice_leaves_the_same_cycles_scores_and_emails(
 
     assert second.exit_code == 0, second.output
     assert "already delivered" in second.output
+    assert "evidence unchanged, scores kept" in second.output
     assert _state(engine) == before
     assert {p.name: p.read_bytes() for p in settings.outbox_dir.glob("*.eml")} == emails
 
@@ -63,3 +64,26 @@ def test_demo_twice_leaves_the_same_cycles_scores_and_emails(
     assert (settings.quarantine_dir / bad_cycle / "project-exports" / bad_file).exists()
     bad_report = (settings.reports_dir / f"{bad_cycle}.html").read_text()
     assert bad_file in bad_report
+
+
+def test_demo_gathers_every_kind_through_files_and_sql(
+    prefect_server: None, btm_home: Path
+) -> None:
+    result = CliRunner().invoke(app, ["demo"])
+    assert result.exit_code == 0, result.output
+    engine = store.engine_for(Settings().effective_database_url)
+    with store.session_scope(engine) as session:
+        batches = list(session.exec(sa.select(store.EvidenceBatch)).scalars())
+        notes = store.all_fetches(session=session)
+    connectors = {(b.kind, b.connector) for b in batches}
+    assert ("applications", "sql") in connectors and ("risks", "files") in connectors
+    assert {b.kind for b in batches} == {
+        "investments",
+        "projects",
+        "applications",
+        "decisions",
+        "risks",
+        "survey",
+    }
+    assert {b.status for b in batches if b.kind != "projects"} == {"accepted"}
+    assert all(n.ok for n in notes)
