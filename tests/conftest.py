@@ -16,6 +16,7 @@ import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from aiosmtpd.smtp import SMTP as SMTPServer
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
 
 from btm import store
+from btm.evidence.sources import Templating
 
 PASSWORD = "s3cret-Passw0rd"
 
@@ -153,3 +155,11 @@ def smtp_server() -> Iterator[tuple[Controller, KeepingHandler]]:
         yield controller, handler
     finally:
         controller.stop()
+
+
+@pytest.fixture
+def templating(tmp_path: Path) -> Templating:
+    """Placeholders filled for the cycle 2026-Q3, with BTM_HOME at tmp_path."""
+    return Templating(
+        cycle="2026-Q3", cycle_start=date(2026, 7, 1), as_of=date(2026, 9, 30), home=tmp_path
+    )

@@ -76,23 +76,46 @@ def fetch_source(source: Source, *, templating: Templating, archive_dir: Path) -
     return FetchOutcome(source, uuid.uuid4().hex, archived, latency)
 
 
-def record_failure(
-    *, engine: sa.Engine, cycle_id: str, source: Source, error: str, latency_ms: float = 0.0
+def _record(
+    engine: sa.Engine,
+    *,
+    cycle_id: str,
+    source: Source,
+    attempt: str,
+    batch: store.EvidenceBatch | None = None,
+    error: str | None = None,
+    latency_ms: float = 0.0,
 ) -> None:
-    """A source that could not be fetched: its last accepted evidence stays in force."""
     with store.session_scope(engine) as session:
         store.record_fetch(
             session=session,
             fetch=store.SourceFetch(
                 cycle_id=cycle_id,
                 source=source.name,
-                attempt=uuid.uuid4().hex,
+                attempt=attempt,
                 connector=source.connector,
-                ok=False,
+                part=batch.part if batch else None,
+                batch_id=batch.id if batch else None,
+                ok=error is None,
                 error=error,
+                rows=batch.rows if batch else 0,
                 latency_ms=latency_ms,
             ),
         )
+
+
+def record_failure(
+    *, engine: sa.Engine, cycle_id: str, source: Source, error: str, latency_ms: float = 0.0
+) -> None:
+    """A source that could not be fetched: its last accepted evidence stays in force."""
+    _record(
+        engine,
+        cycle_id=cycle_id,
+        source=source,
+        attempt=uuid.uuid4().hex,
+        error=error,
+        latency_ms=latency_ms,
+    )
 
 
 # accept -------------------------------------------------------------------------------
@@ -158,7 +181,7 @@ def accept_batch(
             session=session, source=archived.source, part=archived.part, sha256=archived.sha256
         )
     if existing is not None and not force:
-        _record_payload(engine, cycle_id, source, attempt, existing)
+        _record(engine, cycle_id=cycle_id, source=source, attempt=attempt, batch=existing)
         return BatchResult(existing, None, None, reused=True)
     frame, outcome, problems = _validate(archived, source)
     batch = existing or store.EvidenceBatch(
@@ -183,27 +206,8 @@ def accept_batch(
     else:
         store.delete_rows(engine=engine, kind=archived.kind, batch_id=batch.id)
         _quarantine(archived, cycle_id, problems, quarantine_dir)
-    _record_payload(engine, cycle_id, source, attempt, batch)
+    _record(engine, cycle_id=cycle_id, source=source, attempt=attempt, batch=batch)
     return BatchResult(batch, frame, outcome, reused=False)
-
-
-def _record_payload(
-    engine: sa.Engine, cycle_id: str, source: Source, attempt: str, batch: store.EvidenceBatch
-) -> None:
-    with store.session_scope(engine) as session:
-        store.record_fetch(
-            session=session,
-            fetch=store.SourceFetch(
-                cycle_id=cycle_id,
-                source=source.name,
-                attempt=attempt,
-                connector=source.connector,
-                part=batch.part,
-                batch_id=batch.id,
-                ok=True,
-                rows=batch.rows,
-            ),
-        )
 
 
 def accept_fetch(
@@ -229,18 +233,13 @@ def accept_fetch(
         for archived in fetched.payloads
     ]
     if not results:
-        with store.session_scope(engine) as session:
-            store.record_fetch(
-                session=session,
-                fetch=store.SourceFetch(
-                    cycle_id=cycle_id,
-                    source=fetched.source.name,
-                    attempt=fetched.attempt,
-                    connector=fetched.source.connector,
-                    ok=True,
-                    latency_ms=fetched.latency_ms,
-                ),
-            )
+        _record(
+            engine,
+            cycle_id=cycle_id,
+            source=fetched.source,
+            attempt=fetched.attempt,
+            latency_ms=fetched.latency_ms,
+        )
     return results
 
 

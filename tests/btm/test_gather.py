@@ -29,6 +29,7 @@ from btm.reporting import SourceNote
 from btm.scoring import load_rubric
 from btm.settings import Settings
 from tests.btm.test_cycle import write_quarter
+from tests.btm.test_jira import COLUMNS as JIRA_COLUMNS
 from tests.fake_apis import FakeJira, jira_issues
 from tests.pipeline import run_cycle
 
@@ -198,15 +199,7 @@ def test_a_jira_source_gathers_mapped_projects(
                     "user": "pmo@acme.example",
                     "token": {"env": "JIRA_TOKEN"},
                 },
-                "columns": {
-                    "key": "project_id",
-                    "fields.summary": "name",
-                    "fields.status.statusCategory.key": "status",
-                    "fields.customfield_10015": "planned_start",
-                    "fields.duedate": "planned_end",
-                    "fields.customfield_10020.value": "business_unit",
-                    "fields.customfield_10030": "budget",
-                },
+                "columns": JIRA_COLUMNS,
                 "values": {
                     "status": {"new": "not_started", "indeterminate": "active", "done": "completed"}
                 },

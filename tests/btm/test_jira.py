@@ -2,7 +2,7 @@ import hashlib
 import json
 import logging
 import time
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
@@ -28,13 +28,6 @@ COLUMNS = {
     "fields.customfield_10030": "budget",
 }
 WANTED = "customfield_10015,customfield_10020,customfield_10030,duedate,status,summary"
-
-
-@pytest.fixture
-def templating(tmp_path: Path) -> Templating:
-    return Templating(
-        cycle="2026-Q3", cycle_start=date(2026, 7, 1), as_of=date(2026, 9, 30), home=tmp_path
-    )
 
 
 @pytest.fixture

@@ -1,6 +1,5 @@
 import hashlib
 import json
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +14,6 @@ from tests.fake_apis import RATE_LIMITED, SERVER_ERROR, FakeRest, rest_records
 TOKEN = "ppm-pat-51d0c3aa"
 FAST = RetryPolicy(attempts=3, backoff_seconds=0.01, max_wait_seconds=0.05, timeout_seconds=5)
 COLUMNS = {"id": "investment_id", "unit": "business_unit", "budget.amount": "budget"}
-
-
-@pytest.fixture
-def templating(tmp_path: Path) -> Templating:
-    return Templating(
-        cycle="2026-Q3", cycle_start=date(2026, 7, 1), as_of=date(2026, 9, 30), home=tmp_path
-    )
 
 
 @pytest.fixture
