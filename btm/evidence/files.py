@@ -13,11 +13,13 @@ record n is row n + 1, so the numbering reads the same).
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import json
+import os
+import re
 import shutil
+import uuid
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -107,10 +109,19 @@ def archive_payload(payload: Payload, *, kind: str, archive_dir: Path) -> Archiv
         raise EvidenceError(f"{path}: cannot read ({exc.strerror}); check the path") from exc
     target = archive_dir / sha[:2] / f"{sha}{path.suffix.lower()}"
     if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(target.name + ".part")
-        shutil.copyfile(path, partial)
-        partial.replace(target)
+        # Sources are fetched concurrently and two may carry the same bytes: each copy
+        # goes through its own partial file, so neither can rename the other's half copy.
+        partial = target.with_name(f"{target.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.part")
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, partial)
+            partial.replace(target)
+        except OSError as exc:
+            partial.unlink(missing_ok=True)
+            raise EvidenceError(
+                f"{path}: cannot copy it into the archive {archive_dir} ({exc.strerror}); "
+                "check that the archive folder is writable and has space"
+            ) from None
     return ArchivedFile(payload.source, payload.part, kind, path, target, sha, size)
 
 
@@ -124,22 +135,42 @@ def archive_file(path: Path, *, archive_dir: Path) -> ArchivedFile:
     )
 
 
-def _decode(raw: bytes, name: str) -> str:
+# A quoted CSV cell (`""` inside one reads as two adjacent cells, which is as good for
+# skipping them), or an unterminated one running to the end of the text.
+_QUOTED_CELL = re.compile(r'"[^"]*(?:"|$)')
+
+
+def _unquoted(text: str) -> str:
+    return _QUOTED_CELL.sub("", text)
+
+
+def _decode(raw: bytes, name: str, *, csv_rows: bool = True) -> str:
+    """Bytes as text; a bad byte is placed by its CSV row (records, so a quoted multi-line
+    cell is one row) or, for JSON, by its line."""
     if not raw.strip():
         raise EvidenceError(f"{name}: the file is empty; export the evidence again")
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise EvidenceError(
+            f"{name}: this is UTF-16 text (Excel's 'Unicode Text'); save the export as UTF-8"
+        )
     if b"\x00" in raw[:8192]:
         raise EvidenceError(f"{name}: this is a binary file, not text; export it as CSV (UTF-8)")
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
+        # exc.object is the input after its byte-order mark; exc.start counts from there
+        before = exc.object[: exc.start].decode("utf-8")  # valid up to the bad byte
+        newlines = (_unquoted(before) if csv_rows else before).count("\n")
+        where = f"row {newlines + 1}" if csv_rows else f"line {newlines + 1}"
         raise EvidenceError(
-            f"{name}: row {line} is not valid UTF-8 (byte 0x{raw[exc.start]:02x}); "
+            f"{name}: {where} is not valid UTF-8 (byte 0x{exc.object[exc.start]:02x}); "
             "save the export as UTF-8"
-        ) from exc
+        ) from None
 
 
-def _delimiter(header: str) -> str:
+def _delimiter(text: str) -> str:
+    """The delimiter the header line uses most; quoted header cells do not count."""
+    header = _unquoted(text[:65536]).split("\n", 1)[0]
     counts = {d: header.count(d) for d in DELIMITERS}
     return max(counts, key=lambda d: counts[d]) if any(counts.values()) else ","
 
@@ -155,22 +186,68 @@ def _no_rows(name: str) -> EvidenceError:
     )
 
 
+def _blank(cells: Any) -> bool:
+    return all(cell is None or (isinstance(cell, str) and not cell.strip()) for cell in cells)
+
+
+def _header_names(cells: Any) -> list[str]:
+    return [
+        text if (text := _cell_text(cell)) is not None and text.strip() else f"column_{i + 1}"
+        for i, cell in enumerate(cells)
+    ]
+
+
+_TOO_MANY_CELLS = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
+_OPEN_QUOTE = re.compile(r"EOF inside string starting at row (\d+)")
+
+
+def _csv_fault(exc: pd.errors.ParserError, lines_before: int) -> str:
+    """pandas' tokenizer error in the user's terms; its `line` counts records, as a
+    spreadsheet counts rows, and its `row` counts them from 0."""
+    message = str(exc).strip()
+    if too_many := _TOO_MANY_CELLS.search(message):
+        width, row, seen = (int(n) for n in too_many.groups())
+        return (
+            f"row {row + lines_before} has {seen} cells but the header has {width}; "
+            "check that row's delimiters and quoting"
+        )
+    if open_quote := _OPEN_QUOTE.search(message):
+        return (
+            f"row {int(open_quote[1]) + 1 + lines_before} opens a quote that is never "
+            "closed, which swallows the rows after it; check that row's quoting"
+        )
+    return f"not readable as CSV ({message}); check quoting"
+
+
 def read_csv_text(text: str, *, name: str) -> pd.DataFrame:
-    """Read CSV text with every column as strings and empty cells as missing."""
-    header = text.split("\n", 1)[0]
+    """Read CSV text with every column as strings and empty cells as missing.
+
+    Like every reader, it indexes the rows by the number a spreadsheet shows for them
+    (index name `_row`), which `coerce` carries into the `_row` column. The header is
+    read as a row like the others, so that a data row with more cells than the header is
+    refused by its number (pandas would otherwise take the first column as the index
+    when the first data row has one cell more). Blank lines are read and then dropped,
+    so the rows after them keep their numbers.
+    """
+    body = text.lstrip("\r\n")
+    lines_before = text[: len(text) - len(body)].count("\n")
     try:
-        frame = pd.read_csv(
-            io.StringIO(text),
-            sep=_delimiter(header),
+        cells = pd.read_csv(
+            io.StringIO(body),
+            sep=_delimiter(body),
+            header=None,
             dtype=str,
             keep_default_na=False,
             na_values=[""],
-            skipinitialspace=False,
+            skip_blank_lines=False,
         )
-    except (pd.errors.ParserError, csv.Error) as exc:
-        raise EvidenceError(f"{name}: not readable as CSV ({exc}); check quoting") from exc
-    except pd.errors.EmptyDataError as exc:
-        raise EvidenceError(f"{name}: the file is empty; export the evidence again") from exc
+    except pd.errors.ParserError as exc:
+        raise EvidenceError(f"{name}: {_csv_fault(exc, lines_before)}") from None
+    except pd.errors.EmptyDataError:
+        raise EvidenceError(f"{name}: the file is empty; export the evidence again") from None
+    rows = pd.Index(cells.index[1:] + 1 + lines_before, name=ROW_COLUMN)
+    frame = cells.iloc[1:].set_axis(_header_names(cells.iloc[0]), axis=1).set_axis(rows)
+    frame = frame.dropna(how="all")
     if frame.empty:
         raise _no_rows(name)
     return frame
@@ -194,7 +271,9 @@ def _cell_text(value: Any) -> str | None:
 
 
 def read_xlsx(path: Path, *, name: str) -> pd.DataFrame:
-    """The first worksheet, its first row as the header; date cells become ISO dates."""
+    """The first worksheet, its first non-empty row as the header; date cells become ISO
+    dates. A formula never calculated (a workbook written by a program, not saved from a
+    spreadsheet) has no cached value and reads as an empty cell, not as its formula."""
     from openpyxl import load_workbook  # openpyxl only when a workbook arrives
 
     try:
@@ -204,39 +283,64 @@ def read_xlsx(path: Path, *, name: str) -> pd.DataFrame:
             f"{name}: not a readable XLSX workbook ({exc}); save it again from the "
             "spreadsheet as Excel Workbook (.xlsx)"
         ) from None
+    header: list[str] | None = None
+    records: list[list[str | None]] = []
+    numbers: list[int] = []
     try:
-        rows = workbook.worksheets[0].iter_rows(values_only=True)
-        header = next(rows, None)
-        if header is None or all(cell is None for cell in header):
-            raise EvidenceError(f"{name}: the first worksheet is empty; export the evidence again")
-        width = max(i for i, cell in enumerate(header) if cell is not None) + 1
-        records = [
-            [_cell_text(cell) for cell in row[:width]]
-            for row in rows
-            if any(cell is not None for cell in row[:width])
-        ]
+        if not workbook.worksheets:
+            raise EvidenceError(f"{name}: the workbook has no worksheet; export the evidence again")
+        sheet = workbook.worksheets[0]
+        # Read-only mode stops at the size the file declares, and exporters often declare
+        # it wrong (`A1`): reading every row that is there loses none.
+        sheet.reset_dimensions()
+        for number, row in enumerate(sheet.iter_rows(values_only=True), start=1):
+            cells = [_cell_text(cell) for cell in row]
+            if header is None:
+                if not _blank(cells):
+                    width = max(i for i, cell in enumerate(cells) if not _blank([cell])) + 1
+                    header = _header_names(cells[:width])
+                continue
+            cells = cells[: len(header)] + [None] * (len(header) - len(cells))
+            if not _blank(cells):
+                records.append(cells)
+                numbers.append(number)
     finally:
         workbook.close()
+    if header is None:
+        raise EvidenceError(f"{name}: the first worksheet is empty; export the evidence again")
     if not records:
         raise _no_rows(name)
-    columns = [
-        str(cell) if cell is not None else f"column_{i + 1}"
-        for i, cell in enumerate(header[:width])
-    ]
-    return pd.DataFrame(records, columns=columns, dtype=object)
+    return pd.DataFrame(records, columns=header, index=pd.Index(numbers, name=ROW_COLUMN))
 
 
 def _records_of(document: Any, name: str) -> list[Any]:
     if isinstance(document, list):
         return document
     if isinstance(document, dict):
-        lists = [v for v in document.values() if isinstance(v, list)]
+        lists = {k: v for k, v in document.items() if isinstance(v, list)}
+        if len(lists) > 1:
+            # Jira's search answers `{"issues": [...], "warningMessages": []}`: the one
+            # array of records is the one holding objects.
+            lists = {k: v for k, v in lists.items() if v and isinstance(v[0], dict)}
         if len(lists) == 1:
-            return lists[0]
+            return next(iter(lists.values()))
     raise EvidenceError(
         f"{name}: expected a JSON array of records (or an object holding one array); "
         "export the records as a JSON array"
     )
+
+
+def _flat(record: Mapping[str, Any], prefix: str = "") -> dict[str, str | None]:
+    """A record's cells by dotted path, as text. (pandas' json_normalize would turn a
+    column of integers with a gap into floats, and an id beyond 2**53 into another id.)"""
+    cells: dict[str, str | None] = {}
+    for key, value in record.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            cells.update(_flat(value, f"{path}."))
+        else:
+            cells[path] = None if value == {} else _cell_text(value)
+    return cells
 
 
 def read_json_text(text: str, *, name: str) -> pd.DataFrame:
@@ -251,15 +355,16 @@ def read_json_text(text: str, *, name: str) -> pd.DataFrame:
         ) from None
     records = _records_of(document, name)
     if not records:
-        raise _no_rows(name)
+        raise EvidenceError(f"{name}: the array holds no records; export the evidence again")
     bad = next((i for i, r in enumerate(records) if not isinstance(r, dict)), None)
     if bad is not None:
         raise EvidenceError(
             f"{name}: record {bad + 1} (row {bad + 2}) is not a JSON object; every record "
             "must be an object of field: value"
         )
-    frame = pd.json_normalize(records, sep=".")
-    return frame.map(_cell_text).astype(object)
+    frame = pd.DataFrame([_flat(r) for r in records])
+    frame.index = pd.RangeIndex(2, len(records) + 2, name=ROW_COLUMN)
+    return frame
 
 
 def read_payload(path: Path, *, name: str) -> pd.DataFrame:
@@ -269,7 +374,7 @@ def read_payload(path: Path, *, name: str) -> pd.DataFrame:
         return read_xlsx(path, name=name)
     if suffix not in (".csv", ".json"):
         raise EvidenceError(f"{name}: {suffix or 'no'} files are not read; send CSV, XLSX or JSON")
-    text = _decode(path.read_bytes(), name)
+    text = _decode(path.read_bytes(), name, csv_rows=suffix == ".csv")
     return read_json_text(text, name=name) if suffix == ".json" else read_csv_text(text, name=name)
 
 
@@ -293,6 +398,7 @@ def apply_mapping(
         columns=[v for v in present.values() if v in frame.columns and v not in present]
     )
     frame = frame.rename(columns=present)
+    _refuse_twins(frame, [*present.values(), *values])
     for field, table in values.items():
         if field not in frame.columns or not table:
             continue
@@ -303,17 +409,36 @@ def apply_mapping(
     return frame
 
 
+def _refuse_twins(frame: pd.DataFrame, fields: Any) -> None:
+    """Two columns reading as one field (`Project ID` beside `project_id`, or two source
+    columns mapped onto one field) leave no way to tell which holds the evidence."""
+    twins = set(frame.columns[frame.columns.duplicated()])
+    clash = next((f for f in fields if f in twins), None)
+    if clash is not None:
+        raise EvidenceError(
+            f"more than one column reads as {clash!r} (headers are compared in lower snake "
+            "case, after the column mapping); keep one, or map the others onto other fields"
+        )
+
+
 _EXCEL_EPOCH = pd.Timestamp("1899-12-30")
+# The offset of an ISO 8601 date-time. A date field keeps the date as written where it
+# was written; and pandas refuses a column mixing offsets (+01:00 in winter, +02:00 in
+# summer, as any Jira export of a year does).
+_OFFSET = re.compile(r"(?<=\d\d:\d\d)((?::\d\d)?(?:[.,]\d+)?)\s*(?:Z|[+-]\d\d(?::?\d\d)?)$")
 
 
 def _dates(raw: pd.Series, *, serials: bool) -> pd.Series:
-    values = pd.to_datetime(raw, errors="coerce", format="ISO8601")
+    timed = raw.str.len().gt(10)  # a bare date is 10 characters; skip the regex for those
+    local = raw.where(~timed, raw[timed].str.replace(_OFFSET, r"\1", regex=True))
+    values = pd.to_datetime(local, errors="coerce", format="ISO8601")
     if serials:
-        # Dates typed into a cell without a date format arrive as serial numbers.
+        # Dates typed into a cell without a date format arrive as serial numbers; the
+        # fraction is the time of day, so the day is the whole part.
         numbers = pd.to_numeric(raw.where(values.isna()), errors="coerce")
         plausible = numbers.between(1, 2_958_465)
         if plausible.any():
-            days = pd.to_timedelta(numbers[plausible].round(), unit="D")
+            days = pd.to_timedelta((numbers[plausible] + 1e-9) // 1, unit="D")
             values = values.copy()
             values[plausible] = _EXCEL_EPOCH + days
     return values
@@ -321,7 +446,13 @@ def _dates(raw: pd.Series, *, serials: bool) -> pd.Series:
 
 def coerce(frame: pd.DataFrame, kind: EvidenceKind, *, serials: bool = False) -> ParsedEvidence:
     """Turn string columns into the kind's types, collecting cells that do not fit."""
-    rows = pd.Series(range(2, len(frame) + 2), index=frame.index)
+    if frame.index.name == ROW_COLUMN:  # numbered by the reader, blank rows counted
+        numbers: Any = list(frame.index)
+        frame = frame.reset_index(drop=True)
+    else:
+        numbers = range(2, len(frame) + 2)
+    rows = pd.Series(numbers, index=frame.index, dtype="int64")
+    _refuse_twins(frame, kind.field_names)
     typed = pd.DataFrame(index=frame.index)
     problems: list[CellProblem] = []
     known = set(kind.field_names)
@@ -355,7 +486,7 @@ def coerce(frame: pd.DataFrame, kind: EvidenceKind, *, serials: bool = False) ->
             )
         typed[field.name] = values
     typed[ROW_COLUMN] = rows
-    unknown = tuple(c for c in frame.columns if c not in known)
+    unknown = tuple(dict.fromkeys(c for c in frame.columns if c not in known))
     return ParsedEvidence(typed, tuple(problems), unknown)
 
 
@@ -368,6 +499,9 @@ def parse_file(
     """Read an archived payload, map it onto its kind and type its cells."""
     name = str(archived.original)
     frame = read_payload(archived.archived, name=name)
-    frame = apply_mapping(frame, columns=columns or {}, values=values or {})
     serials = archived.archived.suffix.lower() == ".xlsx"
-    return coerce(frame, load_kinds()[archived.kind], serials=serials)
+    try:
+        frame = apply_mapping(frame, columns=columns or {}, values=values or {})
+        return coerce(frame, load_kinds()[archived.kind], serials=serials)
+    except EvidenceError as exc:
+        raise EvidenceError(f"{name}: {exc}") from None

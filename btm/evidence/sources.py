@@ -243,14 +243,18 @@ class Templating:
             "as_of": self.as_of.isoformat(),
             "home": str(self.home),
         }
-        names = {f for _, f, _, _ in string.Formatter().parse(text) if f}
-        unknown = sorted(names - values.keys())
-        if unknown:
-            raise ConfigurationError(
-                f"source {source!r}, {setting}: unknown placeholder {{{unknown[0]}}}; "
-                f"use {', '.join('{' + v + '}' for v in values)}"
-            )
-        return text.format(**values)
+        known = ", ".join("{" + v + "}" for v in values)
+        try:
+            names = {f for _, f, _, _ in string.Formatter().parse(text) if f is not None}
+            unknown = sorted(names - values.keys())
+            if not unknown:
+                return text.format(**values)
+        except (ValueError, IndexError, KeyError) as exc:
+            unknown = [f"({exc})"]
+        raise ConfigurationError(
+            f"source {source!r}, {setting}: unknown placeholder {{{unknown[0]}}}; use {known}, "
+            "and write a literal brace as {{ or }}"
+        )
 
     def fill_params(self, params: Mapping[str, Any], *, source: str) -> dict[str, Any]:
         """Fill the placeholders of a source's string parameters; others pass as they are."""

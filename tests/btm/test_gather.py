@@ -325,6 +325,9 @@ def test_placeholders_are_filled_and_unknown_ones_refused(settings: Settings) ->
     )
     with pytest.raises(ConfigurationError, match=r"source 's', query: unknown placeholder \{q\}"):
         templating.fill("{q}", source="s", setting="query")
+    with pytest.raises(ConfigurationError, match=r"write a literal brace as \{\{"):
+        templating.fill("SELECT '{}'::jsonb", source="s", setting="query")
+    assert templating.fill("'{{}}'::jsonb", source="s", setting="query") == "'{}'::jsonb"
 
 
 def test_source_ages_read_as_a_person_would() -> None:
