@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from btm import delivery, reporting, store
 from btm.catalog import Catalog
 from btm.errors import ConfigurationError
-from btm.evidence.gather import EvidencePlan, evidence_plan, source_notes
+from btm.evidence.gather import EvidencePlan, evidence_plan, quality_trend, source_notes
 from btm.evidence.kinds import load_kinds
 from btm.evidence.sources import Templating
 from btm.metrics import UNIT, compute_metrics
@@ -193,6 +193,8 @@ def render_cycle_report(
         rubric_version=rubric.version,
         generated_at=datetime.now().replace(microsecond=0),
         sources=source_notes(engine=engine, now=store.utcnow()),
+        quality=quality_trend(engine=engine, up_to_cycle=cycle_id),
+        warnings=plan.warnings,
     )
     return reporting.render_report(context)
 

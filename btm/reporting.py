@@ -89,6 +89,26 @@ class StaleNote:
 
 
 @dataclass(frozen=True)
+class DataQualityNote:
+    """An accepted batch that carries warnings: it moves scores, with these caveats."""
+
+    source: str
+    warnings: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class QualityPoint:
+    """One cycle's gathered batches: accepted clean, accepted with warnings, quarantined,
+    and sources that could not be reached."""
+
+    cycle_id: str
+    accepted: int
+    warned: int
+    quarantined: int
+    unreachable: int
+
+
+@dataclass(frozen=True)
 class SourceNote:
     """A source's provenance: its last fetch, and its last successful one with its age."""
 
@@ -219,6 +239,8 @@ class ReportContext:
     quarantined: tuple[QuarantineEntry, ...]
     stale: tuple[StaleNote, ...]
     sources: tuple[SourceNote, ...]
+    quality: tuple[QualityPoint, ...]
+    warnings: tuple[DataQualityNote, ...]
     legend: tuple[LegendEntry, ...]
     rollup_rule: str
     change_rule: str
@@ -272,6 +294,8 @@ def build_report_context(
     rubric_version: str,
     generated_at: datetime,
     sources: Sequence[SourceNote] = (),
+    quality: Sequence[QualityPoint] = (),
+    warnings: Sequence[DataQualityNote] = (),
 ) -> ReportContext:
     """Reduce this cycle's and the previous cycle's scores to the report's plain values.
 
@@ -355,6 +379,8 @@ def build_report_context(
         ),
         stale=tuple(stale),
         sources=tuple(sources),
+        quality=tuple(quality),
+        warnings=tuple(warnings),
         legend=_legend(catalog),
         rollup_rule=ROLLUP_RULE,
         change_rule=CHANGE_RULE,

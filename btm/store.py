@@ -64,6 +64,9 @@ class EvidenceBatch(SQLModel, table=True):
     rows: int = 0
     status: str = Field(description="accepted or quarantined")
     problems: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    validation: dict[str, Any] | None = Field(
+        default=None, sa_column=Column(JSON), description="the structured validation result"
+    )
     fetched_at: datetime = Field(default_factory=utcnow)
 
 
@@ -207,6 +210,11 @@ def latest_cycle(*, session: Session) -> Cycle | None:
     return session.exec(statement.order_by(col(Cycle.id).desc())).first()
 
 
+def cycle_ids(*, session: Session, up_to: str) -> list[str]:
+    statement = select(Cycle.id).where(col(Cycle.id) <= up_to)
+    return list(session.exec(statement.order_by(col(Cycle.id))))
+
+
 def previous_cycle(*, session: Session, cycle_id: str) -> Cycle | None:
     statement = select(Cycle).where(col(Cycle.id) < cycle_id, col(Cycle.completed_at).is_not(None))
     return session.exec(statement.order_by(col(Cycle.id).desc())).first()
@@ -334,6 +342,17 @@ def delete_rows(*, engine: sa.Engine, kind: str, batch_id: int) -> None:
     table = EVIDENCE_TABLES[kind]
     with engine.begin() as connection:
         connection.execute(table.delete().where(table.c.batch_id == batch_id))
+
+
+def load_ids(*, engine: sa.Engine, kind: str, batch_ids: Sequence[int]) -> set[str]:
+    """The distinct ids of a kind's rows in the given batches."""
+    if not batch_ids:
+        return set()
+    table = EVIDENCE_TABLES[kind]
+    id_column = table.c[load_kinds()[kind].id_field]
+    statement = sa.select(id_column).where(table.c.batch_id.in_(list(batch_ids))).distinct()
+    with engine.connect() as connection:
+        return {str(v) for v in connection.execute(statement).scalars() if v is not None}
 
 
 def load_rows(*, engine: sa.Engine, kind: str, batch_ids: Sequence[int]) -> pd.DataFrame:

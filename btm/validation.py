@@ -1,15 +1,25 @@
 """The validation gate: run an evidence kind's Great Expectations suite on a parsed batch.
 
 Suites are the reviewable JSON files in the repository's `expectations/` folder, one per
-kind. Cells that could not be read as their field's type (found by the reader) join the
-suite's failures, so one result explains everything wrong with a batch. Great
-Expectations takes seconds to import, so it is imported here, where validation runs.
+kind. Each expectation is an error (`severity: critical`: the batch is quarantined) or a
+warning (the batch is accepted with a data-quality note); the PMO changes severities in
+the files. Three additions are resolved here before GE runs, so the files stay plain GE
+configurations: date bounds become timestamps, `meta.max_years_after_as_of` bounds a
+date by the cycle's as-of date, and `meta.known_ids_of` fills a value set with the ids of
+another kind's accepted evidence (a rule that cannot be checked is skipped and said so).
+Cells that could not be read as their field's type (found by the reader) join the
+failures, so one result explains everything wrong with a batch. Great Expectations takes
+seconds to import, so it is imported here, where validation runs.
 """
 
 from __future__ import annotations
 
+import copy
 import json
+import re
+from collections.abc import Mapping, Set
 from dataclasses import asdict, dataclass, field
+from datetime import date
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -23,6 +33,7 @@ from btm.evidence.kinds import kind_named
 EXPECTATIONS_DIR = Path(__file__).resolve().parents[1] / "expectations"
 SAMPLE_SIZE = 10
 BLOCKING = frozenset({"critical"})
+WARNING_PREFIX = "warning: "  # how the sentence of a non-blocking failure begins
 
 
 @dataclass(frozen=True)
@@ -39,14 +50,17 @@ class RuleFailure:
     def sentence(self) -> str:
         where = f"column {self.column}" if self.column else "the file"
         rows = ", ".join(str(r) for r in self.rows)
-        more = f" (first {len(self.rows)} of {self.count})" if self.count > len(self.rows) else ""
         noun = "row" if len(self.rows) == 1 else "rows"
-        detail = f": {noun} {rows}{more}" if rows else ""
+        if self.count > len(self.rows):
+            detail = f": {noun} {rows} (first {len(self.rows)} of {self.count} rows)"
+        else:
+            detail = f": {noun} {rows}" + (f" ({self.count} rows)" if self.count > 1 else "")
+        detail = detail if rows else ""
         ids = f"; ids {', '.join(self.ids)}" if self.ids else ""
         values = f"; values {', '.join(repr(v) for v in self.values)}" if self.values else ""
-        return (
-            f"{where}, {_RULE_TEXT.get(self.rule, self.rule)}{detail}{ids}{values}; fix: {self.fix}"
-        )
+        label = WARNING_PREFIX if self.severity not in BLOCKING else ""
+        rule = _RULE_TEXT.get(self.rule, self.rule)
+        return f"{label}{where}, {rule}{detail}{ids}{values}; fix: {self.fix}"
 
 
 @dataclass(frozen=True)
@@ -54,20 +68,33 @@ class ValidationOutcome:
     kind: str
     rows: int
     failures: tuple[RuleFailure, ...] = field(default=())
+    skipped: tuple[str, ...] = field(default=())  # rules that could not be checked, and why
 
     @property
     def accepted(self) -> bool:
-        return not any(f.severity in BLOCKING for f in self.failures)
+        return not self.errors
+
+    @property
+    def errors(self) -> tuple[RuleFailure, ...]:
+        return tuple(f for f in self.failures if f.severity in BLOCKING)
+
+    @property
+    def warnings(self) -> tuple[RuleFailure, ...]:
+        return tuple(f for f in self.failures if f.severity not in BLOCKING)
 
     def sentences(self) -> list[str]:
-        return [f.sentence() for f in self.failures]
+        """Errors first, then warnings, each naming its column, rows, ids and fix."""
+        return [f.sentence() for f in (*self.errors, *self.warnings)]
 
     def to_json(self) -> dict[str, Any]:
         return {
             "kind": self.kind,
             "rows": self.rows,
             "accepted": self.accepted,
-            "failures": [asdict(f) for f in self.failures],
+            "errors": len(self.errors),
+            "warnings": len(self.warnings),
+            "failures": [asdict(f) for f in (*self.errors, *self.warnings)],
+            "skipped": list(self.skipped),
         }
 
 
@@ -78,6 +105,8 @@ _RULE_TEXT = {
     "expect_column_values_to_be_in_set": "value not allowed",
     "expect_column_values_to_be_between": "value out of range",
     "expect_column_pair_values_a_to_be_greater_than_b": "end before start",
+    "expect_column_values_to_be_null": "value must be empty here",
+    "expect_column_values_to_not_match_regex": "value not allowed as text",
     "type": "value of the wrong type",
 }
 
@@ -96,24 +125,90 @@ def load_suite(kind: str, directory: Path = EXPECTATIONS_DIR) -> dict[str, Any]:
     return suite
 
 
+_CONDITION_COLUMN = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)")
+
+
 def _columns_of(kwargs: dict[str, Any]) -> list[str]:
     return [kwargs[k] for k in ("column", "column_A", "column_B") if k in kwargs]
 
 
-def _applicable(expectations: list[dict[str, Any]], columns: set[str]) -> list[dict[str, Any]]:
-    """Column rules apply only to columns the batch has; a missing required column is
+def _needed_columns(kwargs: dict[str, Any]) -> set[str]:
+    """The columns a rule reads, its row condition's included."""
+    needed = set(_columns_of(kwargs))
+    condition = _CONDITION_COLUMN.match(str(kwargs.get("row_condition", "")))
+    return needed | {condition.group(1)} if condition else needed
+
+
+def _add_years(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + years, day=28)
+
+
+def _prepared(
+    expectations: list[dict[str, Any]],
+    frame: pd.DataFrame,
+    *,
+    as_of: date,
+    known_ids: Mapping[str, Set[str]] | None,
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """The rules that apply to this batch, ready for GE, and the ones skipped with why.
+
+    Column rules apply only to columns the batch has; a missing required column is
     reported once, by its expect_column_to_exist rule."""
-    return [
-        e
-        for e in expectations
-        if e["type"] == "expect_column_to_exist" or set(_columns_of(e["kwargs"])) <= columns
-    ]
+    columns = set(frame.columns)
+    ready: list[dict[str, Any]] = []
+    skipped: list[str] = []
+    for original in expectations:
+        expectation = copy.deepcopy(original)
+        kwargs, meta = expectation["kwargs"], expectation.get("meta") or {}
+        if (
+            expectation["type"] != "expect_column_to_exist"
+            and not _needed_columns(kwargs) <= columns
+        ):
+            continue
+        if "known_ids_of" in meta:
+            other = meta["known_ids_of"]
+            if known_ids is None or other not in known_ids:
+                skipped.append(
+                    f"column {kwargs['column']}: not checked against known {other} "
+                    f"(no {other} evidence given)"
+                )
+                continue
+            kwargs["value_set"] = sorted(known_ids[other])
+        if expectation["type"] == "expect_column_values_to_be_between" and (
+            pd.api.types.is_datetime64_any_dtype(frame[kwargs["column"]])
+        ):
+            for bound in ("min_value", "max_value"):
+                if kwargs.get(bound) is not None:
+                    kwargs[bound] = pd.Timestamp(kwargs[bound])
+            if "max_years_after_as_of" in meta:
+                limit = _add_years(as_of, int(meta["max_years_after_as_of"]))
+                kwargs["max_value"] = pd.Timestamp(limit)
+        ready.append(expectation)
+    return ready, skipped
+
+
+def referenced_kinds(kind: str) -> set[str]:
+    """The kinds whose ids a kind's suite checks against (`meta.known_ids_of`)."""
+    return {
+        e["meta"]["known_ids_of"]
+        for e in load_suite(kind)["expectations"]
+        if "known_ids_of" in (e.get("meta") or {})
+    }
 
 
 @cache
 def _gx_batch_definition() -> Any:
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
+    from great_expectations.execution_engine import pandas_execution_engine
+
+    # GE fingerprints every in-memory frame below 1 GB (an md5 over all its cells) only to
+    # label the batch; we never read that label, and on 1M rows it costs more than every
+    # expectation of the suite together.
+    pandas_execution_engine.HASH_THRESHOLD = 0
 
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
@@ -137,10 +232,29 @@ def _run_suite(frame: pd.DataFrame, kind: str, expectations: list[dict[str, Any]
     )
 
 
+def _raised(result: Any) -> str | None:
+    info = result.exception_info or {}
+    if info.get("raised_exception"):
+        return str(info.get("exception_message") or "unknown error").splitlines()[0]
+    return None
+
+
 def _failure(result: Any, frame: pd.DataFrame, id_field: str) -> RuleFailure:
     config = result.expectation_config
     kwargs = config.kwargs
     columns = _columns_of(kwargs)
+    if (error := _raised(result)) is not None:
+        # A rule that cannot run is the suite's fault, not the batch's: say so, block.
+        return RuleFailure(
+            rule=config.type,
+            column=", ".join(columns) or None,
+            severity="critical",
+            count=1,
+            rows=(),
+            ids=(),
+            values=(),
+            fix=f"the rule could not run ({error}); check it in the suite file",
+        )
     details = result.result or {}
     indexed = details.get("unexpected_index_list") or []
     rows = sorted({int(item[ROW_COLUMN]) for item in indexed})[:SAMPLE_SIZE]
@@ -176,15 +290,26 @@ def _type_failure(problem: CellProblem) -> RuleFailure:
 
 
 def validate_frame(
-    frame: pd.DataFrame, kind: str, *, cell_problems: tuple[CellProblem, ...] = ()
+    frame: pd.DataFrame,
+    kind: str,
+    *,
+    cell_problems: tuple[CellProblem, ...] = (),
+    as_of: date | None = None,
+    known_ids: Mapping[str, Set[str]] | None = None,
 ) -> ValidationOutcome:
-    """Validate a parsed batch (with its `_row` column) against its kind's suite."""
+    """Validate a parsed batch (with its `_row` column) against its kind's suite.
+
+    `as_of` (default today) bounds how far in the future dates may lie; `known_ids` gives
+    the ids of other kinds that cross-kind rules check against."""
     evidence_kind = kind_named(kind)
     suite = load_suite(kind)
-    expectations = _applicable(suite["expectations"], set(frame.columns))
+    expectations, skipped = _prepared(
+        suite["expectations"], frame, as_of=as_of or date.today(), known_ids=known_ids
+    )
     result = _run_suite(frame, kind, expectations)
     failures = [_type_failure(p) for p in cell_problems]
-    failures += [
-        _failure(r, frame, evidence_kind.id_field) for r in result.results if not r.success
-    ]
-    return ValidationOutcome(kind=kind, rows=len(frame), failures=tuple(failures))
+    failed = [r for r in result.results if not r.success]
+    failures += [_failure(r, frame, evidence_kind.id_field) for r in failed]
+    return ValidationOutcome(
+        kind=kind, rows=len(frame), failures=tuple(failures), skipped=tuple(skipped)
+    )

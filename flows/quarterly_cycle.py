@@ -20,6 +20,7 @@ from btm.evidence.sources import Source, Templating
 from btm.reporting import RenderedReport
 from btm.scoring import load_rubric
 from btm.settings import Settings
+from flows import artifacts
 
 
 def _engine(settings: Settings) -> sa.Engine:
@@ -52,10 +53,14 @@ def validate_and_store(
     results = gather.accept_fetch(
         fetched,
         cycle_id=cycle_id,
+        as_of=cycle.cycle_as_of(cycle_id),
         engine=_engine(settings),
         quarantine_dir=settings.quarantine_dir,
         force=force,
     )
+    for result in results:
+        if not result.reused:
+            artifacts.publish_validation(result, cycle_id=cycle_id)
     logger = get_run_logger()
     if not results:
         logger.info("%s: nothing to gather (no payload)", fetched.source.name)
@@ -170,7 +175,11 @@ def quarterly_cycle(
     templating = cycle.templating(cycle_id, settings)
     futures = [(s, _fetch_with_options(s).submit(s, templating, settings)) for s in sources]
     fetched = _gathered(futures, cycle_id, settings)
-    batches = [r for f in fetched for r in validate_and_store(f, cycle_id, settings, force)]
+    batches = [
+        r
+        for f in gather.in_validation_order(fetched)
+        for r in validate_and_store(f, cycle_id, settings, force)
+    ]
     fresh = {b.batch.id: b.frame for b in batches if b.frame is not None and b.batch.id is not None}
     plan = plan_evidence(cycle_id, settings)
     if not force and cycle.scores_are_current(

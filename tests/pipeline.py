@@ -35,22 +35,26 @@ def run_cycle(
     with store.session_scope(engine) as session:
         store.open_cycle(session=session, cycle_id=cycle_id, as_of=cycle.cycle_as_of(cycle_id))
     templating = cycle.templating(cycle_id, settings)
-    results = []
+    fetched = []
     for source in sources:
         try:
-            fetched = gather.fetch_source(
-                source, templating=templating, archive_dir=settings.archive_dir
+            fetched.append(
+                gather.fetch_source(source, templating=templating, archive_dir=settings.archive_dir)
             )
         except BtmError as exc:
             gather.record_failure(engine=engine, cycle_id=cycle_id, source=source, error=str(exc))
-            continue
-        results += gather.accept_fetch(
-            fetched,
+    results = [
+        result
+        for outcome in gather.in_validation_order(fetched)
+        for result in gather.accept_fetch(
+            outcome,
             cycle_id=cycle_id,
+            as_of=cycle.cycle_as_of(cycle_id),
             engine=engine,
             quarantine_dir=settings.quarantine_dir,
             force=force,
         )
+    ]
     fresh = {r.batch.id: r.frame for r in results if r.frame is not None and r.batch.id}
     plan = gather.evidence_plan(engine=engine, cycle_id=cycle_id)
     if force or not cycle.scores_are_current(

@@ -490,18 +490,36 @@ def coerce(frame: pd.DataFrame, kind: EvidenceKind, *, serials: bool = False) ->
     return ParsedEvidence(typed, tuple(problems), unknown)
 
 
+def read_evidence(
+    path: Path,
+    *,
+    name: str,
+    kind: str,
+    columns: Mapping[str, str] | None = None,
+    values: Mapping[str, Mapping[str, str]] | None = None,
+) -> ParsedEvidence:
+    """Read a payload (`name` is how messages call it), map it onto its kind and type its
+    cells."""
+    frame = read_payload(path, name=name)
+    serials = path.suffix.lower() == ".xlsx"
+    try:
+        frame = apply_mapping(frame, columns=columns or {}, values=values or {})
+        return coerce(frame, load_kinds()[kind], serials=serials)
+    except EvidenceError as exc:
+        raise EvidenceError(f"{name}: {exc}") from None
+
+
 def parse_file(
     archived: ArchivedFile,
     *,
     columns: Mapping[str, str] | None = None,
     values: Mapping[str, Mapping[str, str]] | None = None,
 ) -> ParsedEvidence:
-    """Read an archived payload, map it onto its kind and type its cells."""
-    name = str(archived.original)
-    frame = read_payload(archived.archived, name=name)
-    serials = archived.archived.suffix.lower() == ".xlsx"
-    try:
-        frame = apply_mapping(frame, columns=columns or {}, values=values or {})
-        return coerce(frame, load_kinds()[archived.kind], serials=serials)
-    except EvidenceError as exc:
-        raise EvidenceError(f"{name}: {exc}") from None
+    """Read an archived payload: the archived copy, named as the original in messages."""
+    return read_evidence(
+        archived.archived,
+        name=str(archived.original),
+        kind=archived.kind,
+        columns=columns,
+        values=values,
+    )

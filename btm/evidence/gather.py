@@ -15,10 +15,11 @@ import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
@@ -31,12 +32,17 @@ from btm.evidence.files import (
     ArchivedFile,
     apply_mapping,
     archive_payload,
-    parse_file,
+    read_evidence,
     read_payload,
 )
 from btm.evidence.sources import Source, Templating, default_sources, load_sources
-from btm.reporting import QuarantineNote, SourceNote, StaleNote
-from btm.validation import ValidationOutcome, validate_frame
+from btm.reporting import DataQualityNote, QualityPoint, QuarantineNote, SourceNote, StaleNote
+from btm.validation import (
+    WARNING_PREFIX,
+    ValidationOutcome,
+    referenced_kinds,
+    validate_frame,
+)
 
 SOURCES_FILE = "sources.yaml"
 
@@ -150,16 +156,46 @@ def _quarantine(
     return path
 
 
-def _validate(
-    archived: ArchivedFile, source: Source
-) -> tuple[pd.DataFrame | None, ValidationOutcome | None, list[str]]:
+@dataclass(frozen=True)
+class Checked:
+    """A payload read and validated: the frame when accepted, and what was found."""
+
+    frame: pd.DataFrame | None
+    outcome: ValidationOutcome | None
+    problems: list[str]
+
+    @property
+    def accepted(self) -> bool:
+        return self.frame is not None
+
+    def to_json(self) -> dict[str, Any]:
+        if self.outcome is not None:
+            return self.outcome.to_json()
+        # unreadable: the reader's one error, in the shape of a validation result
+        return {"accepted": False, "errors": 1, "warnings": 0, "unreadable": self.problems[0]}
+
+
+def check_payload(
+    path: Path,
+    *,
+    name: str,
+    kind: str,
+    as_of: date,
+    columns: Mapping[str, str] | None = None,
+    values: Mapping[str, Mapping[str, str]] | None = None,
+    known_ids: Mapping[str, Set[str]] | None = None,
+) -> Checked:
+    """Read, map, type and validate one payload; a file that cannot be read is refused
+    with the reader's message, never an exception."""
     try:
-        parsed = parse_file(archived, columns=source.columns, values=source.values)
+        parsed = read_evidence(path, name=name, kind=kind, columns=columns, values=values)
     except BtmError as exc:
-        return None, None, [str(exc)]
-    outcome = validate_frame(parsed.frame, archived.kind, cell_problems=parsed.problems)
+        return Checked(None, None, [str(exc)])
+    outcome = validate_frame(
+        parsed.frame, kind, cell_problems=parsed.problems, as_of=as_of, known_ids=known_ids
+    )
     frame = parsed.frame if outcome.accepted else None
-    return frame, outcome, outcome.sentences()
+    return Checked(frame, outcome, outcome.sentences())
 
 
 def accept_batch(
@@ -167,10 +203,12 @@ def accept_batch(
     *,
     source: Source,
     cycle_id: str,
+    as_of: date,
     attempt: str,
     engine: sa.Engine,
     quarantine_dir: Path,
     force: bool = False,
+    known_ids: Mapping[str, Set[str]] | None = None,
 ) -> BatchResult:
     """Parse and validate a payload once; store its rows or quarantine it.
 
@@ -183,7 +221,16 @@ def accept_batch(
     if existing is not None and not force:
         _record(engine, cycle_id=cycle_id, source=source, attempt=attempt, batch=existing)
         return BatchResult(existing, None, None, reused=True)
-    frame, outcome, problems = _validate(archived, source)
+    checked = check_payload(
+        archived.archived,
+        name=str(archived.original),
+        kind=archived.kind,
+        as_of=as_of,
+        columns=source.columns,
+        values=source.values,
+        known_ids=known_ids,
+    )
+    frame, outcome, problems = checked.frame, checked.outcome, checked.problems
     batch = existing or store.EvidenceBatch(
         cycle_id=cycle_id,
         source=archived.source,
@@ -198,6 +245,7 @@ def accept_batch(
     batch.rows = outcome.rows if outcome else 0
     batch.status = "accepted" if frame is not None else "quarantined"
     batch.problems = problems
+    batch.validation = checked.to_json()
     with store.session_scope(engine) as session:
         batch = store.add_batch(session=session, batch=batch)
     assert batch.id is not None
@@ -210,25 +258,52 @@ def accept_batch(
     return BatchResult(batch, frame, outcome, reused=False)
 
 
+def known_ids_for(*, engine: sa.Engine, cycle_id: str, kind: str) -> dict[str, set[str]]:
+    """The ids of the kinds a kind's cross-kind rules check against, from the cycle's
+    evidence as it stands (so a cycle validates investments before projects)."""
+    referenced = referenced_kinds(kind)
+    if not referenced:
+        return {}
+    plan = evidence_plan(engine=engine, cycle_id=cycle_id)
+    return {
+        other: store.load_ids(
+            engine=engine,
+            kind=other,
+            batch_ids=[b.id for b in plan.batches if b.kind == other and b.id is not None],
+        )
+        for other in referenced
+    }
+
+
+def in_validation_order(fetched: Sequence[FetchOutcome]) -> list[FetchOutcome]:
+    """Kinds that other kinds' rules refer to are validated first."""
+    referenced = {other for f in fetched for other in referenced_kinds(f.source.kind)}
+    return sorted(fetched, key=lambda f: f.source.kind not in referenced)
+
+
 def accept_fetch(
     fetched: FetchOutcome,
     *,
     cycle_id: str,
+    as_of: date,
     engine: sa.Engine,
     quarantine_dir: Path,
     force: bool = False,
 ) -> list[BatchResult]:
     """Accept or quarantine every payload of one fetch; a fetch that brought nothing is
     recorded too, so the source shows as reached."""
+    known = known_ids_for(engine=engine, cycle_id=cycle_id, kind=fetched.source.kind)
     results = [
         accept_batch(
             archived,
             source=fetched.source,
             cycle_id=cycle_id,
+            as_of=as_of,
             attempt=fetched.attempt,
             engine=engine,
             quarantine_dir=quarantine_dir,
             force=force,
+            known_ids=known or None,
         )
         for archived in fetched.payloads
     ]
@@ -253,6 +328,7 @@ class EvidencePlan:
     batches: list[store.EvidenceBatch] = field(default_factory=list)
     quarantined: list[QuarantineNote] = field(default_factory=list)
     stale: list[StaleNote] = field(default_factory=list)
+    warnings: list[DataQualityNote] = field(default_factory=list)
 
     def key(self, rubric_version: str) -> str:
         """A digest of what the scores depend on: the batches and the rubric."""
@@ -298,6 +374,10 @@ def evidence_plan(*, engine: sa.Engine, cycle_id: str) -> EvidencePlan:
                 batch = store.get_batch(session=session, batch_id=fetch.batch_id)
                 if batch.status == "accepted":
                     plan.batches.append(batch)
+                    if warned := [p for p in batch.problems if p.startswith(WARNING_PREFIX)]:
+                        plan.warnings.append(
+                            DataQualityNote(f"{source}/{batch.part}", tuple(warned))
+                        )
                     continue
                 plan.quarantined.append(
                     QuarantineNote(
@@ -314,6 +394,25 @@ def evidence_plan(*, engine: sa.Engine, cycle_id: str) -> EvidencePlan:
                     before_id=batch.id,
                 )
     return plan
+
+
+def quality_trend(*, engine: sa.Engine, up_to_cycle: str) -> list[QualityPoint]:
+    """Per cycle, how the batches of each source's latest fetch fared."""
+    points = []
+    with store.session_scope(engine) as session:
+        for cycle_id in store.cycle_ids(session=session, up_to=up_to_cycle):
+            counts = {"accepted": 0, "warned": 0, "quarantined": 0, "unreachable": 0}
+            for fetches in store.latest_fetches(session=session, cycle_id=cycle_id).values():
+                for fetch in fetches:
+                    if not fetch.ok:
+                        counts["unreachable"] += 1
+                    elif fetch.batch_id is not None:
+                        batch = store.get_batch(session=session, batch_id=fetch.batch_id)
+                        warned = any(p.startswith(WARNING_PREFIX) for p in batch.problems)
+                        key = batch.status if batch.status != "accepted" or not warned else "warned"
+                        counts[key] += 1
+            points.append(QualityPoint(cycle_id, **counts))
+    return points
 
 
 # freshness ----------------------------------------------------------------------------

@@ -153,7 +153,7 @@ def pipeline(folder: Path) -> None:
     for source in default_sources(folder):
         fetched = gather.fetch_source(source, templating=templating, archive_dir=folder / "a")
         for result in gather.accept_fetch(
-            fetched, cycle_id="2026-Q1", engine=engine, quarantine_dir=folder / "q"
+            fetched, cycle_id="2026-Q1", as_of=AS_OF, engine=engine, quarantine_dir=folder / "q"
         ):
             assert result.batch.status == "accepted", result.batch.problems
             if result.frame is not None and result.batch.id is not None:

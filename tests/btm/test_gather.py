@@ -214,7 +214,11 @@ def test_a_jira_source_gathers_mapped_projects(
                 session=session, cycle_id="2026-Q3", as_of=cycle.cycle_as_of("2026-Q3")
             )
         (result,) = gather.accept_fetch(
-            fetched, cycle_id="2026-Q3", engine=engine, quarantine_dir=settings.quarantine_dir
+            fetched,
+            cycle_id="2026-Q3",
+            as_of=cycle.cycle_as_of("2026-Q3"),
+            engine=engine,
+            quarantine_dir=settings.quarantine_dir,
         )
     assert result.batch.status == "accepted", result.batch.problems
     assert result.batch.rows == 120 and result.batch.connector == "jira"
