@@ -4,9 +4,11 @@ emailed trend report. It reads as the job's table of contents; the work is in `b
 from __future__ import annotations
 
 from datetime import date
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pandas as pd
 import sqlalchemy as sa
 from prefect import flow, get_run_logger, task
@@ -28,8 +30,16 @@ def _engine(settings: Settings) -> sa.Engine:
 
 
 @task(cache_policy=NO_CACHE)
-def fetch(source: Source, templating: Templating, settings: Settings) -> gather.FetchOutcome:
-    fetched = gather.fetch_source(source, templating=templating, archive_dir=settings.archive_dir)
+async def fetch(source: Source, templating: Templating, settings: Settings) -> gather.FetchOutcome:
+    # Async so that the source's timeout really stops the wait: the blocking connector
+    # runs in a thread that a timed-out task abandons (Prefect cannot interrupt a
+    # blocking call in a worker thread).
+    fetched = await anyio.to_thread.run_sync(
+        partial(
+            gather.fetch_source, source, templating=templating, archive_dir=settings.archive_dir
+        ),
+        abandon_on_cancel=True,
+    )
     get_run_logger().info(
         "%s: %d payload(s) in %.0f ms", source.name, len(fetched.payloads), fetched.latency_ms
     )

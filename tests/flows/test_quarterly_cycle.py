@@ -1,5 +1,6 @@
 """The flow under Prefect's test harness: the orchestration adds no logic of its own."""
 
+import socket
 from pathlib import Path
 
 import pandas as pd
@@ -104,3 +105,33 @@ def test_a_source_that_is_down_leaves_its_evidence_stale_not_the_flow_failed(
     (fetch,) = [r for r in runs if r.name == "fetch-ppm"]
     assert fetch.state is not None and fetch.state.is_failed()
     assert fetch.run_count == 2  # the source's own retry was tried
+
+
+def test_a_source_that_hangs_is_stopped_by_its_timeout(
+    prefect_server: None, btm_home: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    home = Path(btm_home)
+    write_quarter(home / "inbox" / "2026-Q1", case_share=0.6)
+    with socket.socket() as silent:  # accepts connections, never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        port = silent.getsockname()[1]
+        (home / "sources.yaml").write_text(
+            f"""
+sources:
+  - {{name: exports, kind: investments, connector: files, location: "{{home}}/inbox/{{cycle}}",
+     pattern: "investments-*"}}
+  - {{name: finance, kind: investments, connector: rest, location: "http://127.0.0.1:{port}/x",
+     pagination: none, retries: 0, timeout_seconds: 1}}
+"""
+        )
+        state = quarterly_cycle(cycle_id="2026-Q1", return_state=True)
+
+    assert state.is_completed()
+    assert "source finance could not be fetched" in caplog.text
+    with get_client(sync_client=True) as client:
+        runs = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id={"any_": [state.state_details.flow_run_id]})
+        )
+    (fetch,) = [r for r in runs if r.name == "fetch-finance"]
+    assert fetch.state is not None and fetch.state.name == "TimedOut"
