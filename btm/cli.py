@@ -24,7 +24,7 @@ from btm import store
 from btm.catalog import DATA_DIR, load_catalog
 from btm.errors import BtmError
 from btm.evidence.gather import source_notes
-from btm.evidence.sources import load_sources
+from btm.evidence.sources import Source, load_sources
 from btm.reporting import SourceNote
 from btm.settings import Settings
 
@@ -299,3 +299,80 @@ def kinds(
         for name, kind in load_kinds().items()
     }
     sys.stdout.write(json.dumps(payload, indent=2) + "\n")
+
+
+def _source_named(name: str, sources_file: Path | None) -> Source:
+    from btm.evidence.gather import configured_sources
+
+    settings = Settings()
+    configured = configured_sources(
+        sources_file=sources_file, home=settings.resolved_home, inbox=settings.inbox_dir
+    )
+    for candidate in configured:
+        if candidate.name == name:
+            return candidate
+    raise BtmError(f"no source named {name!r}; configured: {', '.join(s.name for s in configured)}")
+
+
+@app.command()
+def validate(
+    path: Annotated[
+        Path,
+        typer.Argument(exists=True, dir_okay=False, help="The CSV, XLSX or JSON file to check"),
+    ],
+    kind: Annotated[
+        str | None, typer.Option(help="Evidence kind; by default from the file name")
+    ] = None,
+    cycle_id: Annotated[
+        str | None, typer.Option("--cycle", help="Judge dates against this cycle (default: today)")
+    ] = None,
+    investments: Annotated[
+        Path | None,
+        typer.Option(exists=True, dir_okay=False, help="Investments file for the cross-kind rule"),
+    ] = None,
+    source: Annotated[
+        str | None, typer.Option(help="Apply this configured source's column and value mapping")
+    ] = None,
+    sources: SourcesOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the structured result")] = False,
+) -> None:
+    """Check one file as the pipeline would: exit 0 when it would be accepted, 1 when it
+    would be quarantined (the explanation on stdout), 2 for a usage error."""
+    from btm.cycle import cycle_as_of
+    from btm.evidence.files import kind_of_file, read_evidence
+    from btm.evidence.gather import check_payload
+    from btm.evidence.kinds import kind_named
+
+    try:
+        mapping = _source_named(source, sources) if source else None
+        kind = kind or (mapping.kind if mapping else None) or kind_of_file(path)
+        kind_named(kind)  # an unknown kind is a usage error
+        as_of = cycle_as_of(cycle_id) if cycle_id else date.today()
+        known = None
+        if investments is not None:
+            ids = read_evidence(investments, name=str(investments), kind="investments").frame
+            known = {"investments": {str(v) for v in ids["investment_id"].dropna()}}
+    except BtmError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    checked = check_payload(
+        path,
+        name=str(path),
+        kind=kind,
+        as_of=as_of,
+        columns=mapping.columns if mapping else None,
+        values=mapping.values if mapping else None,
+        known_ids=known,
+    )
+    result = {"file": str(path), "kind": kind, **checked.to_json()}
+    if as_json:
+        sys.stdout.write(json.dumps(result, indent=2, default=str) + "\n")
+    else:
+        verdict = "would be accepted" if checked.accepted else "would be quarantined"
+        rows = checked.outcome.rows if checked.outcome else 0
+        console.print(f"{path}: {kind}, {rows} rows: {verdict}")
+        for problem in checked.problems:
+            console.print(f"- {problem}", markup=False)
+        for note in checked.outcome.skipped if checked.outcome else ():
+            console.print(f"- not checked: {note}", markup=False)
+    if not checked.accepted:
+        raise typer.Exit(1)
