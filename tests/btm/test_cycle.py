@@ -156,3 +156,41 @@ def test_with_smtp_configured_the_report_is_sent_once_per_recipient(
         ("cio@example.org", "smtp"),
         ("pmo@example.org", "smtp"),
     ]
+
+
+def _evidence_snapshot(engine: sa.Engine, archive: Path) -> tuple[list, dict, dict]:
+    with store.session_scope(engine) as session:
+        batches = [
+            (b.id, b.source, b.part, b.sha256, b.status, b.rows, b.problems, b.validation)
+            for b in session.exec(sa.select(store.EvidenceBatch)).scalars()
+            if b.status == "accepted"
+        ]
+    rows = {
+        kind: store.load_rows(engine=engine, kind=kind, batch_ids=[b[0] for b in batches])
+        .to_csv(index=False)
+        .encode()
+        for kind in ("investments", "projects")
+    }
+    files = {p.name: p.read_bytes() for p in archive.rglob("*") if p.is_file()}
+    return batches, rows, files
+
+
+def test_a_bad_batch_leaves_earlier_scores_and_accepted_evidence_byte_for_byte(
+    engine: sa.Engine, settings: Settings, tmp_path: Path
+) -> None:
+    drop = tmp_path / "drop"
+    write_quarter(drop, case_share=0.6)
+    run_cycle("2026-Q1", drop, engine, settings)
+    scores_before = scores_snapshot(engine, "2026-Q1")
+    batches, rows, files = _evidence_snapshot(engine, settings.archive_dir)
+
+    write_quarter(drop, case_share=0.6, bad_projects=True)  # Wealth's projects break
+    run_cycle("2026-Q1", drop, engine, settings)  # the same cycle, re-run on the bad file
+    run_cycle("2026-Q2", drop, engine, settings)
+
+    assert scores_snapshot(engine, "2026-Q1") == scores_before
+    batches_after, rows_after, files_after = _evidence_snapshot(engine, settings.archive_dir)
+    assert batches_after[: len(batches)] == batches and rows_after == rows
+    assert all(files_after[name] == data for name, data in files.items())
+    plan = evidence_plan(engine=engine, cycle_id="2026-Q1")
+    assert [n.source for n in plan.quarantined] == ["projects/projects-wealth.csv"]

@@ -7,7 +7,11 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import FlowRunFilter
+from prefect.client.schemas.filters import (
+    ArtifactFilter,
+    ArtifactFilterFlowRunId,
+    FlowRunFilter,
+)
 
 from btm import store
 from btm.settings import Settings
@@ -42,6 +46,23 @@ def test_the_flow_runs_a_cycle_end_to_end(prefect_server: None, btm_home: Path) 
     names = {run.name for run in runs}
     assert {"fetch-projects", "validate-projects", "fetch-investments"} <= names
     assert any(name.startswith("deliver") for name in names)
+
+    # the ops team sees each batch's validation in the UI: a table and a summary
+    with get_client(sync_client=True) as client:
+        artifacts = {
+            a.key: a
+            for a in client.read_artifacts(
+                artifact_filter=ArtifactFilter(
+                    flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id])
+                )
+            )
+        }
+    table = artifacts["validation-projects-projects-wealth-csv"]
+    assert table.type == "table" and "quarantined" in (table.description or "")
+    assert "budget" in str(table.data)
+    summary = artifacts["validation-projects-projects-wealth-csv-summary"]
+    assert summary.type == "markdown" and "row 5" in str(summary.data)
+    assert "validation-investments-investments-retail-csv" in artifacts
 
 
 def _sources_file(home: Path, ppm_location: str) -> Path:
