@@ -379,3 +379,22 @@ def test_every_example_in_the_sources_guide_is_a_valid_source(tmp_path: Path) ->
     assert [s.connector for s in loaded] == ["files", "sql", "jira", "rest"]
     demo = load_sources(Path(cycle.__file__).parent / "data" / "demo-sources.yaml")
     assert {s.connector for s in demo} == {"files", "sql"}
+
+
+def test_a_corrected_file_is_picked_up_by_the_next_run(
+    engine: sa.Engine, settings: Settings, tmp_path: Path
+) -> None:
+    drop = tmp_path / "drop"
+    write_quarter(drop, case_share=0.6)
+    run_cycle("2026-Q1", drop, engine, settings)
+    write_quarter(drop, case_share=0.6, bad_projects=True)
+    run_cycle("2026-Q2", drop, engine, settings)
+    assert gather.evidence_plan(engine=engine, cycle_id="2026-Q2").stale
+
+    write_quarter(drop, case_share=0.6)  # the PMO puts the corrected export back
+    run_cycle("2026-Q2", drop, engine, settings)
+
+    plan = gather.evidence_plan(engine=engine, cycle_id="2026-Q2")
+    assert plan.stale == [] and plan.quarantined == []
+    problems = settings.quarantine_dir / "2026-Q2" / "projects" / "projects-wealth.csv.problems.txt"
+    assert "column budget" in problems.read_text()  # the explanation is kept
