@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -12,9 +12,12 @@ import pytest
 from btm.catalog import Catalog, load_catalog
 from btm.errors import ConfigurationError
 from btm.reporting import (
+    DataQualityNote,
+    QualityPoint,
     QuarantineNote,
     RenderedReport,
     ReportContext,
+    SourceNote,
     StaleNote,
     build_report_context,
     render_report,
@@ -234,3 +237,42 @@ def test_write_standalone_replaces_the_file(rendered: RenderedReport, tmp_path: 
     assert [p.name for p in reports_dir.iterdir()] == ["2026-Q3.html"]  # no temporary left
     with pytest.raises(ConfigurationError):
         write_standalone(rendered, reports_dir=reports_dir, cycle_id="../escape")
+
+
+def test_data_quality_and_sources_sections(catalog: Catalog) -> None:
+    quality = (
+        QualityPoint("2026-Q2", accepted=8, warned=1, quarantined=1, unreachable=0),
+        QualityPoint("2026-Q3", accepted=9, warned=0, quarantined=0, unreachable=1),
+    )
+    warning = "warning: column health, required value is empty: row 7; fix: report it"
+    source = SourceNote(
+        source="jira-projects",
+        connector="jira",
+        last_attempt=datetime(2026, 10, 1, 6, 0, tzinfo=UTC),
+        reachable=False,
+        error="source 'jira-projects': unreachable <b>",
+        last_success=datetime(2026, 9, 1, 6, 0, tzinfo=UTC),
+        age=timedelta(days=30),
+        rows=1200,
+    )
+    report = build_report_context(
+        catalog=catalog,
+        cycle_id="2026-Q3",
+        previous_cycle_id=None,
+        scores=scores(catalog, UNITS, CURRENT),
+        previous_scores=None,
+        quarantined=(),
+        stale=(),
+        rubric_version="2026.3",
+        generated_at=datetime(2026, 10, 1, 6, 0, tzinfo=UTC),
+        sources=(source,),
+        quality=quality,
+        warnings=(DataQualityNote("project-exports/projects-retail.csv", (warning,)),),
+    )
+    rendered = render_report(report)
+    for part in (rendered.html, rendered.text):
+        assert "Data quality" in part or "DATA QUALITY" in part
+        assert "projects-retail.csv" in part and "column health" in part
+        assert "jira-projects" in part and "30 days" in part and "1200" in part
+    assert "2026-Q2: 8 accepted, 1 with warnings, 1 quarantined, 0 unreachable" in rendered.text
+    assert "unreachable &lt;b&gt;" in rendered.html
