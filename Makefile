@@ -34,3 +34,4 @@ clean:
 # Not part of `make test`: prints times and memory against plain pandas in the same run.
 bench: $(STAMP)
 	$(BIN)/python -m tests.benchmarks.bench_cycle --rows $(or $(ROWS),1000000)
+	$(BIN)/python -m tests.benchmarks.bench_validation --rows $(or $(ROWS),1000000)

@@ -347,13 +347,24 @@ def validate(
         mapping = _source_named(source, sources) if source else None
         kind = kind or (mapping.kind if mapping else None) or kind_of_file(path)
         kind_named(kind)  # an unknown kind is a usage error
-        as_of = cycle_as_of(cycle_id) if cycle_id else date.today()
-        known = None
-        if investments is not None:
-            ids = read_evidence(investments, name=str(investments), kind="investments").frame
-            known = {"investments": {str(v) for v in ids["investment_id"].dropna()}}
     except BtmError as exc:
-        raise typer.BadParameter(str(exc)) from None
+        raise typer.BadParameter(str(exc), param_hint="--kind") from None
+    try:
+        as_of = cycle_as_of(cycle_id) if cycle_id else date.today()
+    except BtmError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--cycle") from None
+    known = None
+    if investments is not None:
+        try:
+            ids = read_evidence(investments, name=str(investments), kind="investments").frame
+        except BtmError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--investments") from None
+        if "investment_id" not in ids.columns:
+            raise typer.BadParameter(
+                f"{investments} has no investment_id column; give an investments export",
+                param_hint="--investments",
+            )
+        known = {"investments": {str(v) for v in ids["investment_id"].dropna()}}
     checked = check_payload(
         path,
         name=str(path),
@@ -369,7 +380,7 @@ def validate(
     else:
         verdict = "would be accepted" if checked.accepted else "would be quarantined"
         rows = checked.outcome.rows if checked.outcome else 0
-        console.print(f"{path}: {kind}, {rows} rows: {verdict}")
+        console.print(f"{path}: {kind}, {rows} rows: {verdict}", markup=False)
         for problem in checked.problems:
             console.print(f"- {problem}", markup=False)
         for note in checked.outcome.skipped if checked.outcome else ():

@@ -155,6 +155,13 @@ def _decode(raw: bytes, name: str, *, csv_rows: bool = True) -> str:
         )
     if b"\x00" in raw[:8192]:
         raise EvidenceError(f"{name}: this is a binary file, not text; export it as CSV (UTF-8)")
+    if (nul := raw.find(b"\x00")) >= 0:
+        # a NUL deep in a text file: a truncated or corrupted export
+        line = raw[:nul].count(b"\n") + 1
+        raise EvidenceError(
+            f"{name}: line {line} holds a NUL byte, which no text export contains; the file "
+            "is corrupted: export it again"
+        )
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -231,10 +238,11 @@ def read_csv_text(text: str, *, name: str) -> pd.DataFrame:
     """
     body = text.lstrip("\r\n")
     lines_before = text[: len(text) - len(body)].count("\n")
+    sep = _delimiter(body)
     try:
         cells = pd.read_csv(
             io.StringIO(body),
-            sep=_delimiter(body),
+            sep=sep,
             header=None,
             dtype=str,
             keep_default_na=False,
@@ -248,9 +256,43 @@ def read_csv_text(text: str, *, name: str) -> pd.DataFrame:
     rows = pd.Index(cells.index[1:] + 1 + lines_before, name=ROW_COLUMN)
     frame = cells.iloc[1:].set_axis(_header_names(cells.iloc[0]), axis=1).set_axis(rows)
     frame = frame.dropna(how="all")
+    if len(spaces := _spaces_only(frame)):
+        frame = frame.drop(index=spaces)
     if frame.empty:
         raise _no_rows(name)
+    _refuse_unsplit_rows(frame, header_delimiter=sep, name=name)
     return frame
+
+
+def _spaces_only(frame: pd.DataFrame) -> pd.Index:
+    """Rows whose every cell is empty or spaces: a line of spaces is as blank as an empty
+    one (the reader would otherwise keep it as a row with every required value missing).
+    Only rows whose first cell is blank can be such a row, so only those are looked at."""
+    first = frame.iloc[:, 0]
+    maybe = frame[first.isna() | first.str.strip().eq("")]
+    if maybe.empty:
+        return maybe.index
+    blank = maybe.apply(lambda cells: cells.isna() | cells.str.strip().eq("")).all(axis=1)
+    return maybe.index[blank]
+
+
+def _refuse_unsplit_rows(frame: pd.DataFrame, *, header_delimiter: str, name: str) -> None:
+    """A header split by one delimiter over rows written with another reads as rows of one
+    cell holding the whole line; say so, rather than call every other column empty."""
+    width = frame.shape[1]
+    if width < 2:
+        return
+    row, cells = frame.index[0], frame.iloc[0]
+    first = cells.iloc[0]
+    if not isinstance(first, str) or cells.iloc[1:].notna().any():
+        return
+    other = max(DELIMITERS, key=first.count)
+    if other != header_delimiter and first.count(other) >= width - 1:
+        raise EvidenceError(
+            f"{name}: row {row} has 1 cell but the header has {width}: the header is "
+            f"split by {header_delimiter!r} and the rows by {other!r}; save the export "
+            "again with one delimiter throughout"
+        )
 
 
 def _cell_text(value: Any) -> str | None:
@@ -362,9 +404,28 @@ def read_json_text(text: str, *, name: str) -> pd.DataFrame:
             f"{name}: record {bad + 1} (row {bad + 2}) is not a JSON object; every record "
             "must be an object of field: value"
         )
+    if _SURROGATE_ESCAPE.search(text):
+        _refuse_lone_surrogates(records, name)
     frame = pd.DataFrame([_flat(r) for r in records])
     frame.index = pd.RangeIndex(2, len(records) + 2, name=ROW_COLUMN)
     return frame
+
+
+# JSON may spell a character as a UTF-16 surrogate pair (`\ud83d\ude00`); half of a pair
+# decodes to a string that is not text and cannot be printed or stored.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def _refuse_lone_surrogates(records: list[Any], name: str) -> None:
+    for number, record in enumerate(records, start=1):
+        try:
+            json.dumps(record, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise EvidenceError(
+                f"{name}: record {number} (row {number + 1}) holds a \\u escape that is half "
+                "of a UTF-16 surrogate pair, which is not a character; export it again "
+                "as UTF-8 JSON"
+            ) from None
 
 
 def read_payload(path: Path, *, name: str) -> pd.DataFrame:
@@ -466,6 +527,8 @@ def coerce(frame: pd.DataFrame, kind: EvidenceKind, *, serials: bool = False) ->
             continue
         if field.type == "decimal":
             values = pd.to_numeric(raw, errors="coerce")
+            # "inf", "Infinity" and 1e999 parse as numbers, but no amount is infinite
+            values = values.mask(values.abs().eq(float("inf")))
         elif field.type == "date":
             values = _dates(raw, serials=serials)
         else:

@@ -608,3 +608,12 @@ def test_the_archived_copy_is_what_is_parsed(tmp_path: Path) -> None:
 
     assert parsed.frame["project_id"].tolist() == ["PRJ-1"]
     assert parsed.frame["name"].tolist() == ["Payments API"]
+
+
+def test_a_nul_byte_deep_in_a_text_file_is_refused_by_line(tmp_path: Path) -> None:
+    path = tmp_path / "projects.csv"
+    lines = ["project_id,name"] + [f"PRJ-{i},Project {i}" for i in range(2000)]
+    text = "\n".join(lines).encode()
+    path.write_bytes(text + b"\nPRJ-X,bro\x00ken\n")
+    with pytest.raises(EvidenceError, match=r"line 2002 holds a NUL byte"):
+        read_payload(path, name=str(path))
