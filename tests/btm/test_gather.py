@@ -112,7 +112,7 @@ def test_unchanged_evidence_keeps_the_scores_until_forced_or_the_rubric_changes(
     assert len(fetched) == 8
 
 
-def test_a_quarantined_file_falls_back_to_the_last_accepted_batch_of_that_file(
+def test_a_quarantined_file_falls_back_until_a_corrected_one_arrives(
     engine: sa.Engine, settings: Settings, tmp_path: Path
 ) -> None:
     drop = tmp_path / "drop"
@@ -131,6 +131,14 @@ def test_a_quarantined_file_falls_back_to_the_last_accepted_batch_of_that_file(
     assert parts == [
         f"{k}-{u}.csv" for k in ("investments", "projects") for u in ("retail", "wealth")
     ]
+
+    write_quarter(drop, case_share=0.6)  # the PMO puts the corrected export back
+    run_cycle("2026-Q2", drop, engine, settings)
+
+    plan = gather.evidence_plan(engine=engine, cycle_id="2026-Q2")
+    assert plan.stale == [] and plan.quarantined == []
+    problems = settings.quarantine_dir / "2026-Q2" / "projects" / "projects-wealth.csv.problems.txt"
+    assert "column budget" in problems.read_text()  # the explanation is kept
 
 
 def _ppm(path: Path, frame: pd.DataFrame) -> str:
@@ -379,22 +387,3 @@ def test_every_example_in_the_sources_guide_is_a_valid_source(tmp_path: Path) ->
     assert [s.connector for s in loaded] == ["files", "sql", "jira", "rest"]
     demo = load_sources(Path(cycle.__file__).parent / "data" / "demo-sources.yaml")
     assert {s.connector for s in demo} == {"files", "sql"}
-
-
-def test_a_corrected_file_is_picked_up_by_the_next_run(
-    engine: sa.Engine, settings: Settings, tmp_path: Path
-) -> None:
-    drop = tmp_path / "drop"
-    write_quarter(drop, case_share=0.6)
-    run_cycle("2026-Q1", drop, engine, settings)
-    write_quarter(drop, case_share=0.6, bad_projects=True)
-    run_cycle("2026-Q2", drop, engine, settings)
-    assert gather.evidence_plan(engine=engine, cycle_id="2026-Q2").stale
-
-    write_quarter(drop, case_share=0.6)  # the PMO puts the corrected export back
-    run_cycle("2026-Q2", drop, engine, settings)
-
-    plan = gather.evidence_plan(engine=engine, cycle_id="2026-Q2")
-    assert plan.stale == [] and plan.quarantined == []
-    problems = settings.quarantine_dir / "2026-Q2" / "projects" / "projects-wealth.csv.problems.txt"
-    assert "column budget" in problems.read_text()  # the explanation is kept
