@@ -229,6 +229,82 @@ def delivery_rate(frame: pd.DataFrame, as_of: date) -> pd.Series:
     return share(frame, status == "completed", status.isin(["completed", "cancelled"]))
 
 
+# applications -------------------------------------------------------------------------
+
+
+@metric(kind="applications")
+def application_owner_coverage(frame: pd.DataFrame, as_of: date) -> pd.Series:
+    """Share of applications with a named owner."""
+    return share(frame, filled(frame, "owner"), everything(frame))
+
+
+@metric(kind="applications")
+def application_decision_coverage(frame: pd.DataFrame, as_of: date) -> pd.Series:
+    """Share of applications with a lifecycle decision (invest, tolerate, migrate or
+    eliminate)."""
+    return share(frame, filled(frame, "lifecycle_decision"), everything(frame))
+
+
+@metric(kind="applications")
+def application_cost_coverage(frame: pd.DataFrame, as_of: date) -> pd.Series:
+    """Share of applications with a known annual cost."""
+    return share(frame, filled(frame, "annual_cost"), everything(frame))
+
+
+@metric(kind="applications")
+def application_capability_mapping(frame: pd.DataFrame, as_of: date) -> pd.Series:
+    """Share of applications mapped to the business capability they serve."""
+    return share(frame, filled(frame, "capability_served"), everything(frame))
+
+
+@metric(kind="applications")
+def standards_compliance_rate(frame: pd.DataFrame, as_of: date) -> pd.Series:
+    """Share of applications, among those assessed, that comply with the enterprise
+    architecture standards."""
+    compliant = column(frame, "standards_compliant")
+    return share(frame, compliant == True, filled(frame, "standards_compliant"))  # noqa: E712
+
+
+# decisions ----------------------------------------------------------------------------
+
+
+@metric(kind="decisions")
+def decision_rationale_rate(frame: pd.DataFrame, as_of: date) -> pd.Series:
+    """Share of governance decisions with a documented rationale."""
+    return share(frame, filled(frame, "rationale"), everything(frame))
+
+
+# risks --------------------------------------------------------------------------------
+
+REVIEW_DAYS = 90
+
+
+def _open_risks(frame: pd.DataFrame) -> pd.Series:
+    return column(frame, "status") != "closed"
+
+
+@metric(kind="risks")
+def risk_review_timeliness(frame: pd.DataFrame, as_of: date) -> pd.Series:
+    """Share of risks not closed that were reviewed in the 90 days (REVIEW_DAYS) before
+    the cycle's as-of date."""
+    cutoff = pd.Timestamp(as_of - timedelta(days=REVIEW_DAYS))
+    reviewed = pd.to_datetime(column(frame, "review_date"))
+    return share(frame, reviewed >= cutoff, _open_risks(frame))
+
+
+@metric(kind="risks")
+def risk_owner_coverage(frame: pd.DataFrame, as_of: date) -> pd.Series:
+    """Share of risks not closed with a named owner."""
+    return share(frame, filled(frame, "owner"), _open_risks(frame))
+
+
+@metric(kind="risks")
+def risk_mitigation_coverage(frame: pd.DataFrame, as_of: date) -> pd.Series:
+    """Share of high and critical risks not closed that have a mitigation plan."""
+    serious = column(frame, "severity").isin(["high", "critical"]) & _open_risks(frame)
+    return share(frame, filled(frame, "mitigation"), serious)
+
+
 def compute_metrics(evidence: Mapping[str, pd.DataFrame], *, as_of: date) -> pd.DataFrame:
     """One row per business unit, one column per registered metric (NaN = no evidence)."""
     units = sorted(

@@ -42,13 +42,65 @@ PROJECT = {
     "architecture_reviewed": "yes",
 }
 
-TEMPLATES = {"investments": INVESTMENT, "projects": PROJECT}
+APPLICATION = {
+    "application_id": "APP-1",
+    "business_unit": "Retail",
+    "name": "Core ledger",
+    "owner": "Head of Payments",
+    "lifecycle_decision": "invest",
+    "standards_compliant": "yes",
+    "annual_cost": "120000",
+    "capability_served": "Payments",
+    "last_reviewed": "2026-02-15",
+}
+
+DECISION = {
+    "decision_id": "DEC-1",
+    "business_unit": "Retail",
+    "title": "Fund the payments API",
+    "decision_body": "Business Technology Investment Board",
+    "body_type": "participative",
+    "decision_object": "investment",
+    "decision_date": "2026-02-10",
+    "rationale": "Supports the digital-first objective",
+}
+
+RISK = {
+    "risk_id": "RSK-1",
+    "business_unit": "Retail",
+    "title": "Ledger vendor end of support",
+    "owner": "CIO",
+    "severity": "high",
+    "mitigation": "Upgrade by Q3",
+    "review_date": "2026-03-01",
+    "status": "open",
+}
+
+SURVEY = {
+    "response_id": "SRV-1",
+    "respondent_role": "pmo",
+    "business_unit": "Retail",
+    "capability": "MTI-2",
+    "dimension": "process",
+    "score": "3",
+    "comment": "",
+    "answered_on": "2026-03-15",
+}
+
+TEMPLATES = {
+    "investments": INVESTMENT,
+    "projects": PROJECT,
+    "applications": APPLICATION,
+    "decisions": DECISION,
+    "risks": RISK,
+    "survey": SURVEY,
+}
 
 
 def rows(kind: str, count: int, **overrides: Any) -> list[dict[str, str]]:
     """`count` valid rows of a kind with unique ids; overrides apply to every row."""
     template = TEMPLATES[kind]
-    id_field = "investment_id" if kind == "investments" else "project_id"
+    id_field = next(iter(template))  # every template starts with its kind's id
     out = []
     for i in range(count):
         row = {**template, **{k: str(v) for k, v in overrides.items()}}

@@ -20,6 +20,44 @@ def frame(kind: str, changes: list[dict[str, str]]) -> pd.DataFrame:
 
 
 CASES = [
+    ("application_owner_coverage", "applications", [{"owner": ""}, {}, {}, {}], 0.75),
+    (
+        "application_decision_coverage",
+        "applications",
+        [{"lifecycle_decision": ""}, {"lifecycle_decision": "eliminate"}],
+        0.5,
+    ),
+    ("application_cost_coverage", "applications", [{"annual_cost": ""}, {}], 0.5),
+    ("application_capability_mapping", "applications", [{"capability_served": ""}, {}, {}], 2 / 3),
+    (
+        "standards_compliance_rate",
+        "applications",
+        [{"standards_compliant": "no"}, {"standards_compliant": ""}, {}, {}],
+        2 / 3,  # the unassessed one is left out
+    ),
+    ("decision_rationale_rate", "decisions", [{"rationale": ""}, {}, {}, {}], 0.75),
+    (
+        "risk_review_timeliness",
+        "risks",
+        [
+            {"review_date": "2026-03-01"},  # within 90 days of 2026-03-31
+            {"review_date": "2025-12-01"},  # too long ago
+            {"review_date": ""},  # never reviewed
+            {"review_date": "2025-01-01", "status": "closed"},  # closed: not counted
+        ],
+        1 / 3,
+    ),
+    ("risk_owner_coverage", "risks", [{"owner": ""}, {}, {"owner": "", "status": "closed"}], 0.5),
+    (
+        "risk_mitigation_coverage",
+        "risks",
+        [
+            {"severity": "critical", "mitigation": ""},
+            {"severity": "high"},
+            {"severity": "low", "mitigation": ""},  # not serious: not counted
+        ],
+        0.5,
+    ),
     (
         "business_case_coverage",
         "investments",
