@@ -21,7 +21,7 @@ from btm.errors import ConfigurationError
 from btm.evidence.gather import EvidencePlan, evidence_plan, quality_trend, source_notes
 from btm.evidence.kinds import load_kinds
 from btm.evidence.sources import Templating
-from btm.metrics import UNIT, compute_metrics
+from btm.metrics import UNIT, compute_metrics, survey_answers
 from btm.reporting import RenderedReport
 from btm.scoring import CellScore, Rubric, score_units
 from btm.settings import Settings
@@ -94,6 +94,23 @@ class CycleEvidence:
                 hashes.setdefault(str(unit), set()).add(sha_of[int(batch_id)])
         return {unit: sorted(values) for unit, values in hashes.items()}
 
+    def ages_by_unit(self) -> dict[str, dict[str, int]]:
+        """Per unit and evidence kind, the age in days of the oldest batch behind it: 0
+        for evidence gathered this cycle, the gap to its cycle for evidence carried
+        forward."""
+        as_of = cycle_as_of(self.cycle_id)
+        age_of = {
+            batch_id: (as_of - cycle_as_of(from_cycle)).days
+            for batch_id, from_cycle in self.plan.carried.items()
+        }
+        ages: dict[str, dict[str, int]] = {}
+        for kind, frame in self.frames.items():
+            pairs = frame[["batch_id", UNIT]].dropna().drop_duplicates()
+            for batch_id, unit in pairs.itertuples(index=False):
+                by_kind = ages.setdefault(str(unit), {})
+                by_kind[kind] = max(by_kind.get(kind, 0), age_of.get(int(batch_id), 0))
+        return ages
+
 
 def scores_are_current(
     *, engine: sa.Engine, cycle_id: str, plan: EvidencePlan, rubric: Rubric
@@ -135,7 +152,13 @@ def assemble_evidence(
 
 def score_cycle(evidence: CycleEvidence, *, rubric: Rubric, catalog: Catalog) -> list[CellScore]:
     metrics = compute_metrics(evidence.frames, as_of=cycle_as_of(evidence.cycle_id))
-    return score_units(metrics, rubric=rubric, catalog=catalog)
+    return score_units(
+        metrics,
+        rubric=rubric,
+        catalog=catalog,
+        ages=evidence.ages_by_unit(),
+        survey=survey_answers(evidence.frames.get("survey")),
+    )
 
 
 def save_scores(

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Literal
 
 import pandas as pd
 
@@ -19,6 +20,7 @@ FRESH_DAYS = 30
 DECIDED = ["approved", "active", "closed"]
 
 Compute = Callable[[pd.DataFrame, date], pd.Series]
+MetricUnit = Literal["share", "count", "score"]
 
 
 @dataclass(frozen=True)
@@ -27,17 +29,19 @@ class Metric:
     kind: str
     description: str
     compute: Compute
+    unit: MetricUnit = "share"
 
 
 METRICS: dict[str, Metric] = {}
 
 
-def metric(*, kind: str) -> Callable[[Compute], Compute]:
-    """Register a metric under its function's name; its docstring is its documentation."""
+def metric(*, kind: str, unit: MetricUnit = "share") -> Callable[[Compute], Compute]:
+    """Register a metric under its function's name; its docstring is its documentation.
+    `unit` says how to read it: a share 0-1 (shown as a percentage), a count or a score."""
 
     def register(compute: Compute) -> Compute:
         description = " ".join((compute.__doc__ or "").split())
-        METRICS[compute.__name__] = Metric(compute.__name__, kind, description, compute)
+        METRICS[compute.__name__] = Metric(compute.__name__, kind, description, compute, unit)
         return compute
 
     return register
@@ -303,6 +307,60 @@ def risk_mitigation_coverage(frame: pd.DataFrame, as_of: date) -> pd.Series:
     """Share of high and critical risks not closed that have a mitigation plan."""
     serious = column(frame, "severity").isin(["high", "critical"]) & _open_risks(frame)
     return share(frame, filled(frame, "mitigation"), serious)
+
+
+# sizes: what applicability conditions test ---------------------------------------------
+
+
+def _count(frame: pd.DataFrame) -> pd.Series:
+    return frame.groupby(UNIT).size().astype(float)
+
+
+@metric(kind="investments", unit="count")
+def investment_count(frame: pd.DataFrame, as_of: date) -> pd.Series:
+    """Number of investments in the unit's portfolio."""
+    return _count(frame)
+
+
+@metric(kind="projects", unit="count")
+def project_count(frame: pd.DataFrame, as_of: date) -> pd.Series:
+    """Number of projects of the unit."""
+    return _count(frame)
+
+
+@metric(kind="applications", unit="count")
+def application_count(frame: pd.DataFrame, as_of: date) -> pd.Series:
+    """Number of applications the unit owns."""
+    return _count(frame)
+
+
+@metric(kind="risks", unit="count")
+def risk_count(frame: pd.DataFrame, as_of: date) -> pd.Series:
+    """Number of technology risks in the unit's register."""
+    return _count(frame)
+
+
+# survey -------------------------------------------------------------------------------
+
+SurveyAnswers = dict[str, dict[tuple[str, str], tuple[float, int]]]
+
+
+def survey_answers(frame: pd.DataFrame | None) -> SurveyAnswers:
+    """Per unit, per (capability, dimension): the median self-assessed score and the
+    number of answers."""
+    if frame is None or frame.empty:
+        return {}
+    answered = frame.dropna(subset=[UNIT, "capability", "dimension", "score"])
+    grouped = answered.groupby([UNIT, "capability", "dimension"])["score"].agg(["median", "size"])
+    result: SurveyAnswers = {}
+    for (unit, capability, dimension), median, size in zip(
+        grouped.index, grouped["median"], grouped["size"], strict=True
+    ):
+        result.setdefault(str(unit), {})[(str(capability), str(dimension))] = (
+            float(median),
+            int(size),
+        )
+    return result
 
 
 def compute_metrics(evidence: Mapping[str, pd.DataFrame], *, as_of: date) -> pd.DataFrame:

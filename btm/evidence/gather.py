@@ -329,6 +329,7 @@ class EvidencePlan:
     quarantined: list[QuarantineNote] = field(default_factory=list)
     stale: list[StaleNote] = field(default_factory=list)
     warnings: list[DataQualityNote] = field(default_factory=list)
+    carried: dict[int, str] = field(default_factory=dict)  # batch id -> cycle it comes from
 
     def key(self, rubric_version: str) -> str:
         """A digest of what the scores depend on: the batches and the rubric."""
@@ -352,6 +353,7 @@ def _carry_forward(
         assert earlier.id is not None
         used = store.last_cycle_using(session=session, batch_id=earlier.id, before_cycle=cycle_id)
         plan.batches.append(earlier)
+        plan.carried[earlier.id] = used or earlier.cycle_id
         plan.stale.append(
             StaleNote(f"{source}/{earlier.part}", used or earlier.cycle_id, reason=reason)
         )

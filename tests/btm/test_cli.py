@@ -26,7 +26,7 @@ def test_status_json_lists_every_unit_capability_and_dimension(
     result = runner.invoke(app, ["status", "--json"])
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
-    assert payload["cycle"] == "2026-Q1" and payload["rubric_version"] == "2026.2"
+    assert payload["cycle"] == "2026-Q1" and payload["rubric_version"] == "2026.3"
     keys = {(s["unit"], s["capability"], s["dimension"]) for s in payload["scores"]}
     assert len(keys) == len(payload["scores"]) == 2 * 17 * 4
     levels = {(s["unit"], s["capability"], s["dimension"]): s["level"] for s in payload["scores"]}

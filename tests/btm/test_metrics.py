@@ -20,6 +20,10 @@ def frame(kind: str, changes: list[dict[str, str]]) -> pd.DataFrame:
 
 
 CASES = [
+    ("investment_count", "investments", [{}, {}, {}], 3),
+    ("project_count", "projects", [{}, {}], 2),
+    ("application_count", "applications", [{}], 1),
+    ("risk_count", "risks", [{}, {"status": "closed"}], 2),
     ("application_owner_coverage", "applications", [{"owner": ""}, {}, {}, {}], 0.75),
     (
         "application_decision_coverage",
