@@ -147,6 +147,12 @@ def sample(
 @friendly
 def status(
     cycle_id: Annotated[str | None, typer.Option("--cycle", help="Cycle to show")] = None,
+    rubric: Annotated[
+        str | None,
+        typer.Option(
+            "--rubric", help="Show the set rescored under this rubric version (default: original)"
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """Show the latest cycle's maturity levels (unit x capability x dimension)."""
@@ -161,19 +167,32 @@ def status(
                 f"no scored cycle {cycle_id or ''} in {settings.effective_database_url}; "
                 "run `btm demo` or `btm run` first".replace("  ", " ")
             )
-        scores = store.get_scores(session=session, cycle_id=cycle.id)
+        versions = store.rubric_versions(session=session, cycle_id=cycle.id)
+        if rubric is not None and rubric not in versions:
+            raise BtmError(
+                f"cycle {cycle.id} has no scores under rubric {rubric}; it was scored under "
+                f"{', '.join(versions) or 'none'}: pass one of those to --rubric, or run "
+                f"`btm rescore --cycle {cycle.id}` to score it under the current rubric"
+            )
+        shown = rubric or cycle.rubric_version
+        scores = store.get_scores(session=session, cycle_id=cycle.id, rubric_version=shown)
     sources = source_notes(engine=engine, now=store.utcnow())
     if as_json:
         payload = {
             "cycle": cycle.id,
             "as_of": cycle.as_of.isoformat(),
-            "rubric_version": cycle.rubric_version,
+            "rubric_version": shown,
+            "original_rubric_version": cycle.rubric_version,
+            "rubric_versions": versions,
+            "target_state": cycle.target_state,
             "scores": [
                 {
                     "unit": s.unit,
                     "capability": s.capability,
                     "dimension": s.dimension,
                     "level": s.level,
+                    "target_level": s.target_level,
+                    "gap": s.gap,
                 }
                 for s in scores
             ],
@@ -192,8 +211,54 @@ def status(
         }
         sys.stdout.write(json.dumps(payload, indent=2) + "\n")
         return
-    _print_table(cycle.id, cycle.rubric_version or "", scores)
+    original = cycle.rubric_version or ""
+    if shown == original:
+        title = f"BTM maturity, cycle {cycle.id} (rubric {original})"
+    else:
+        title = f"BTM maturity, cycle {cycle.id} rescored under {shown} (original: {original})"
+    if cycle.target_state:
+        title += f", target: {cycle.target_state}"
+    _print_table(title, scores)
+    others = [v for v in versions if v != shown]
+    if others:
+        console.print(
+            f"also scored under rubric {', '.join(others)}: "
+            f"btm status --cycle {cycle.id} --rubric VERSION"
+        )
     _print_sources(sources)
+
+
+@app.command()
+@friendly
+def rescore(
+    cycle_id: Annotated[str, typer.Option("--cycle", help="The scored cycle, e.g. 2026-Q1")],
+    force: Annotated[
+        bool,
+        typer.Option(help="Replace the original scores when the rubric's version is unchanged"),
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """Rescore a cycle's stored evidence under the current rubric, as a set labelled with
+    the rubric's version; the original scores are kept. Nothing is gathered or sent."""
+    from btm.cycle import rescore_cycle
+    from btm.scoring import load_rubric
+
+    settings = Settings()
+    outcome = rescore_cycle(
+        engine=store.engine_for(settings.effective_database_url),
+        cycle_id=cycle_id,
+        rubric=load_rubric(),
+        catalog=load_catalog(),
+        settings=settings,
+        force=force,
+    )
+    if as_json:
+        sys.stdout.write(json.dumps({**asdict(outcome), "summary": outcome.summary}) + "\n")
+        return
+    console.print(outcome.summary, markup=False)
+    console.print(
+        f"levels: btm status --cycle {cycle_id} --rubric {outcome.rubric_version}", markup=False
+    )
 
 
 def _print_sources(notes: list[SourceNote]) -> None:
@@ -206,11 +271,11 @@ def _print_sources(notes: list[SourceNote]) -> None:
     console.print(table)
 
 
-def _print_table(cycle_id: str, rubric_version: str, scores: list[store.Score]) -> None:
+def _print_table(title: str, scores: list[store.Score]) -> None:
     catalog = load_catalog()
     frame = store.scores_frame(scores)
     units = sorted(frame["unit"].unique())
-    table = Table(title=f"BTM maturity, cycle {cycle_id} (rubric {rubric_version})")
+    table = Table(title=title)
     table.add_column("capability")
     table.add_column("dimension")
     for unit in units:
@@ -387,3 +452,63 @@ def validate(
             console.print(f"- not checked: {note}", markup=False)
     if not checked.accepted:
         raise typer.Exit(1)
+
+
+@app.command()
+@friendly
+def explain(
+    capability: Annotated[str, typer.Argument(help="Capability id, e.g. MTI-1")],
+    unit: Annotated[str | None, typer.Option(help="Business unit (default: every unit)")] = None,
+    dimension: Annotated[
+        str | None, typer.Option(help="process, organization, information or technology")
+    ] = None,
+    cycle_id: Annotated[str | None, typer.Option("--cycle", help="Cycle (default: latest)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """Why a capability's levels are what they are: every rule with its outcome, value,
+    threshold, evidence batch and age, then what the next level needs."""
+    from btm.explain import explain as explain_cells
+    from btm.scoring import load_rubric
+
+    settings = Settings()
+    engine = store.engine_for(settings.effective_database_url)
+    with store.session_scope(engine) as session:
+        chosen = (
+            session.get(store.Cycle, cycle_id) if cycle_id else store.latest_cycle(session=session)
+        )
+    if chosen is None:
+        raise BtmError(f"no scored cycle {cycle_id or ''}; run `btm demo` or `btm run` first")
+    cells = explain_cells(
+        engine=engine,
+        catalog=load_catalog(),
+        rubric=load_rubric(),
+        cycle_id=chosen.id,
+        capability=capability,
+        unit=unit,
+        dimension=dimension,
+    )
+    if as_json:
+        sys.stdout.write(json.dumps([c.to_json() for c in cells], indent=2, default=str) + "\n")
+        return
+    for cell in cells:
+        level = "unknown" if cell.level is None else str(cell.level)
+        console.print(
+            f"[bold]{cell.capability} {cell.capability_name}, {cell.dimension}, "
+            f"{cell.unit}: level {level}[/bold] (cycle {cell.cycle_id}, rubric "
+            f"{cell.rubric_version}, on {cell.basis} evidence)",
+            highlight=False,
+        )
+        for rule in cell.rules:
+            console.print(
+                f"  L{rule.level} {rule.outcome:<7} {rule.value:>8} {rule.threshold:<8} "
+                f"{rule.description}" + (f" ({rule.reason})" if rule.reason else ""),
+                markup=False,
+            )
+            for batch in rule.evidence:
+                console.print(f"      evidence: {batch.text}", markup=False)
+        if cell.survey:
+            console.print(f"  survey: {cell.survey}", markup=False)
+        for step in cell.guidance:
+            console.print(f"  next, level {step.level}: {step.text}. {step.improve}", markup=False)
+        if cell.level == 5:
+            console.print("  top level reached", markup=False)

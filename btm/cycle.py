@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from btm import delivery, reporting, store
 from btm.catalog import Catalog
-from btm.errors import ConfigurationError
+from btm.errors import BtmError, ConfigurationError
 from btm.evidence.gather import EvidencePlan, evidence_plan, quality_trend, source_notes
 from btm.evidence.kinds import load_kinds
 from btm.evidence.sources import Templating
@@ -25,6 +25,7 @@ from btm.metrics import UNIT, compute_metrics, survey_answers
 from btm.reporting import RenderedReport
 from btm.scoring import CellScore, Rubric, score_units
 from btm.settings import Settings
+from btm.targets import Targets, load_targets
 
 _CYCLE = re.compile(r"^(\d{4})-Q([1-4])$")
 AUDIENCE = "stakeholders"
@@ -115,12 +116,14 @@ class CycleEvidence:
 def scores_are_current(
     *, engine: sa.Engine, cycle_id: str, plan: EvidencePlan, rubric: Rubric
 ) -> bool:
-    """True when the cycle was scored on exactly these batches under this rubric."""
+    """True when the cycle's original scoring was on exactly these batches under this
+    rubric. A set rescored under another rubric does not make it current."""
     with store.session_scope(engine) as session:
         scored = session.get(store.Cycle, cycle_id)
     return (
         scored is not None
         and scored.completed_at is not None
+        and scored.rubric_version == rubric.version
         and scored.evidence_key == plan.key(rubric.version)
     )
 
@@ -161,32 +164,135 @@ def score_cycle(evidence: CycleEvidence, *, rubric: Rubric, catalog: Catalog) ->
     )
 
 
-def save_scores(
-    scores: list[CellScore], *, engine: sa.Engine, evidence: CycleEvidence, rubric: Rubric
-) -> int:
-    hashes = evidence.hashes_by_unit()
-    rows = (
-        store.Score(
-            cycle_id=evidence.cycle_id,
-            unit=s.unit,
-            capability=s.capability,
-            dimension=s.dimension,
-            level=s.level,
-            rubric_version=rubric.version,
-            trace=s.trace(),
-            evidence_hashes=hashes.get(s.unit, []),
-        )
-        for s in scores
-    )
+def is_original(scored: store.Cycle | None, rubric_version: str) -> bool:
+    """Whether scoring the cycle under this rubric version is its original scoring: its
+    first, or a later one under the same version. Any other is a rescore."""
+    return scored is None or scored.rubric_version in (None, rubric_version)
+
+
+def scoring_targets(
+    *, engine: sa.Engine, cycle_id: str, rubric: Rubric, settings: Settings
+) -> Targets:
+    """The targets a scoring of the cycle measures gaps to. The original scoring takes
+    BTM_TARGET_STATE; a rescore keeps the cycle's recorded target state, so that it differs
+    from the original only by its rubric."""
     with store.session_scope(engine) as session:
-        count = store.replace_scores(session=session, cycle_id=evidence.cycle_id, scores=rows)
-        store.complete_cycle(
+        scored = session.get(store.Cycle, cycle_id)
+    state = settings.target_state
+    if scored is not None and scored.target_state and not is_original(scored, rubric.version):
+        state = scored.target_state
+    return load_targets(state=state, home=settings.resolved_home)
+
+
+def save_scores(
+    scores: list[CellScore],
+    *,
+    engine: sa.Engine,
+    evidence: CycleEvidence,
+    rubric: Rubric,
+    targets: Targets,
+) -> int:
+    """Store the scores, each with its target level and gap (target - level), as the
+    cycle's set under the rubric's version, replacing only an earlier set under that same
+    version. An original scoring records its rubric, evidence key and target state on the
+    cycle; a rescore leaves the cycle's record as it is."""
+    hashes = evidence.hashes_by_unit()
+    rows = []
+    for s in scores:
+        target = targets.level(s.unit, s.capability)
+        rows.append(
+            store.Score(
+                cycle_id=evidence.cycle_id,
+                unit=s.unit,
+                capability=s.capability,
+                dimension=s.dimension,
+                level=s.level,
+                target_level=target,
+                gap=None if s.level is None else target - s.level,
+                rubric_version=rubric.version,
+                trace=s.trace(),
+                evidence_hashes=hashes.get(s.unit, []),
+            )
+        )
+    with store.session_scope(engine) as session:
+        count = store.replace_scores(
             session=session,
             cycle_id=evidence.cycle_id,
             rubric_version=rubric.version,
-            evidence_key=evidence.plan.key(rubric.version),
+            scores=rows,
         )
+        scored = session.get(store.Cycle, evidence.cycle_id)
+        if is_original(scored, rubric.version):
+            store.complete_cycle(
+                session=session,
+                cycle_id=evidence.cycle_id,
+                rubric_version=rubric.version,
+                evidence_key=evidence.plan.key(rubric.version),
+                target_state=targets.state,
+            )
+        elif scored is not None and scored.target_state is None:
+            # scored before targets existed: its rescores name the state they measure to
+            store.record_target_state(
+                session=session, cycle_id=evidence.cycle_id, target_state=targets.state
+            )
     return count
+
+
+@dataclass(frozen=True)
+class Rescore:
+    cycle_id: str
+    rubric_version: str
+    original_rubric_version: str
+    scores: int
+    replaced: bool  # an earlier set under this rubric version was replaced
+
+    @property
+    def summary(self) -> str:
+        if self.rubric_version == self.original_rubric_version:
+            return (
+                f"{self.cycle_id} rescored under rubric {self.rubric_version}, "
+                "replacing its original scores (--force)"
+            )
+        again = f"; the earlier {self.rubric_version} set replaced" if self.replaced else ""
+        return (
+            f"{self.cycle_id} rescored under rubric {self.rubric_version} "
+            f"(original: {self.original_rubric_version} kept{again})"
+        )
+
+
+def rescore_cycle(
+    *,
+    engine: sa.Engine,
+    cycle_id: str,
+    rubric: Rubric,
+    catalog: Catalog,
+    settings: Settings,
+    force: bool = False,
+) -> Rescore:
+    """Score a cycle's stored evidence again under `rubric`, as a set labelled with its
+    version beside the original. Nothing is gathered, rendered or delivered. Under the
+    original's own version this would replace the original: refused unless `force`."""
+    parse_cycle_id(cycle_id)
+    with store.session_scope(engine) as session:
+        scored = session.get(store.Cycle, cycle_id)
+        versions = store.rubric_versions(session=session, cycle_id=cycle_id)
+    if scored is None or scored.rubric_version is None:
+        raise BtmError(
+            f"cycle {cycle_id} has not been scored yet; run `btm run --cycle {cycle_id}` first"
+        )
+    original = scored.rubric_version
+    if rubric.version == original and not force:
+        raise BtmError(
+            f"{cycle_id} was first scored under rubric {original}, the current rubric's "
+            "version: rescoring would replace its original scores. Give the changed rubric "
+            "a new version to keep both, or pass --force to replace them"
+        )
+    plan = evidence_plan(engine=engine, cycle_id=cycle_id)
+    evidence = assemble_evidence(engine=engine, cycle_id=cycle_id, plan=plan)
+    scores = score_cycle(evidence, rubric=rubric, catalog=catalog)
+    targets = scoring_targets(engine=engine, cycle_id=cycle_id, rubric=rubric, settings=settings)
+    count = save_scores(scores, engine=engine, evidence=evidence, rubric=rubric, targets=targets)
+    return Rescore(cycle_id, rubric.version, original, count, rubric.version in versions)
 
 
 # report and deliver -------------------------------------------------------------------
@@ -198,6 +304,10 @@ def render_cycle_report(
     """Render the trend report of a scored cycle from what the database holds."""
     plan = evidence_plan(engine=engine, cycle_id=cycle_id)
     with store.session_scope(engine) as session:
+        # the cycle's original scores, labelled with their own rubric: a cycle re-run
+        # under a newer rubric keeps its original, its new set beside it
+        scored = session.get(store.Cycle, cycle_id)
+        shown_version = (scored.rubric_version if scored else None) or rubric.version
         current = store.scores_frame(store.get_scores(session=session, cycle_id=cycle_id))
         previous_cycle = store.previous_cycle(session=session, cycle_id=cycle_id)
         previous = (
@@ -213,7 +323,7 @@ def render_cycle_report(
         previous_scores=previous,
         quarantined=plan.quarantined,
         stale=plan.stale,
-        rubric_version=rubric.version,
+        rubric_version=shown_version,
         generated_at=datetime.now().replace(microsecond=0),
         sources=source_notes(engine=engine, now=store.utcnow()),
         quality=quality_trend(engine=engine, up_to_cycle=cycle_id),

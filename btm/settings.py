@@ -12,6 +12,8 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from btm.targets import check_state
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="BTM_", extra="ignore")
@@ -29,6 +31,11 @@ class Settings(BaseSettings):
     smtp_tls: Literal["starttls", "ssl", "none"] = "starttls"
     report_from: str = "btm@example.org"
     report_to: Annotated[list[str], NoDecode] = ["pmo@example.org"]
+    target_state: str = Field(
+        default="alignment",
+        description="The state the enterprise pursues (BTM_TARGET_STATE), one of the "
+        "catalogue's states; it sets every capability's target level",
+    )
 
     @field_validator("report_to", mode="before")
     @classmethod
@@ -36,6 +43,13 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("target_state")
+    @classmethod
+    def _known_state(cls, value: str) -> str:
+        # A ConfigurationError, not a ValueError: pydantic lets it through unwrapped, so
+        # the user sees the one line naming the setting and its allowed values.
+        return check_state(value)
 
     @cached_property
     def resolved_home(self) -> Path:

@@ -7,6 +7,7 @@ kind definitions the reader uses, so no evidence row ever becomes an ORM object.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
@@ -35,9 +36,17 @@ class Cycle(SQLModel, table=True):
     as_of: date
     started_at: datetime = Field(default_factory=utcnow)
     completed_at: datetime | None = None
-    rubric_version: str | None = None
+    rubric_version: str | None = Field(
+        default=None,
+        description="the rubric of the cycle's original scoring; a rescore under another "
+        "version keeps it",
+    )
     evidence_key: str | None = Field(
-        default=None, description="digest of the batches and rubric the scores were computed on"
+        default=None,
+        description="digest of the batches and rubric the original scores were computed on",
+    )
+    target_state: str | None = Field(
+        default=None, description="the target state the original scores' gaps are measured to"
     )
 
 
@@ -91,7 +100,19 @@ class SourceFetch(SQLModel, table=True):
 
 
 class Score(SQLModel, table=True):
-    __table_args__ = (sa.UniqueConstraint("cycle_id", "unit", "capability", "dimension"),)
+    """One unit x capability x dimension of a cycle, under one rubric version: a cycle keeps
+    its original set and every set it was rescored into."""
+
+    __table_args__ = (
+        sa.UniqueConstraint(
+            "cycle_id",
+            "rubric_version",
+            "unit",
+            "capability",
+            "dimension",
+            name="uq_score_cycle_id_rubric_version_unit_capability_dimension",
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     cycle_id: str = Field(foreign_key="cycle.id", index=True)
@@ -99,6 +120,8 @@ class Score(SQLModel, table=True):
     capability: str
     dimension: str
     level: int | None = None
+    target_level: int | None = Field(default=None, description="the level the target state asks")
+    gap: int | None = Field(default=None, description="target_level - level; None when unknown")
     rubric_version: str
     trace: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
     evidence_hashes: list[str] = Field(default_factory=list, sa_column=Column(JSON))
@@ -194,13 +217,28 @@ def open_cycle(*, session: Session, cycle_id: str, as_of: date) -> Cycle:
 
 
 def complete_cycle(
-    *, session: Session, cycle_id: str, rubric_version: str, evidence_key: str | None = None
+    *,
+    session: Session,
+    cycle_id: str,
+    rubric_version: str,
+    evidence_key: str | None = None,
+    target_state: str | None = None,
 ) -> None:
+    """Record the cycle's original scoring: its rubric, evidence key and target state."""
     cycle = session.get(Cycle, cycle_id)
     assert cycle is not None, f"cycle {cycle_id} was never opened"
     cycle.completed_at = utcnow()
     cycle.rubric_version = rubric_version
     cycle.evidence_key = evidence_key
+    cycle.target_state = target_state
+    session.add(cycle)
+    session.commit()
+
+
+def record_target_state(*, session: Session, cycle_id: str, target_state: str) -> None:
+    cycle = session.get(Cycle, cycle_id)
+    assert cycle is not None, f"cycle {cycle_id} was never opened"
+    cycle.target_state = target_state
     session.add(cycle)
     session.commit()
 
@@ -386,21 +424,51 @@ def load_rows(*, engine: sa.Engine, kind: str, batch_ids: Sequence[int]) -> pd.D
 # scores -------------------------------------------------------------------------------
 
 
-def replace_scores(*, session: Session, cycle_id: str, scores: Iterable[Score]) -> int:
-    """Replace a cycle's scores in one transaction: never duplicated, earlier cycles untouched."""
-    session.exec(delete(Score).where(col(Score.cycle_id) == cycle_id))
+def replace_scores(
+    *, session: Session, cycle_id: str, rubric_version: str, scores: Iterable[Score]
+) -> int:
+    """Replace a cycle's scores under one rubric version in one transaction: never
+    duplicated; its sets under other versions and earlier cycles untouched."""
+    session.exec(
+        delete(Score).where(
+            col(Score.cycle_id) == cycle_id, col(Score.rubric_version) == rubric_version
+        )
+    )
     count = 0
     for score in scores:
+        assert (score.cycle_id, score.rubric_version) == (cycle_id, rubric_version), (
+            f"a score of {score.cycle_id} under {score.rubric_version} in the set of "
+            f"{cycle_id} under {rubric_version}"
+        )
         session.add(score)
         count += 1
     session.commit()
     return count
 
 
-def get_scores(*, session: Session, cycle_id: str) -> list[Score]:
-    statement = select(Score).where(Score.cycle_id == cycle_id)
+def get_scores(
+    *, session: Session, cycle_id: str, rubric_version: str | None = None
+) -> list[Score]:
+    """A cycle's scores under one rubric version; by default its original scoring's."""
+    if rubric_version is None:
+        cycle = session.get(Cycle, cycle_id)
+        rubric_version = cycle.rubric_version if cycle else None
+    statement = select(Score).where(
+        Score.cycle_id == cycle_id, Score.rubric_version == rubric_version
+    )
     order = (col(Score.unit), col(Score.capability), col(Score.dimension))
     return list(session.exec(statement.order_by(*order)))
+
+
+def rubric_versions(*, session: Session, cycle_id: str) -> list[str]:
+    """Every rubric version the cycle was scored under, in version order (2026.9 before
+    2026.10)."""
+    statement = select(Score.rubric_version).where(Score.cycle_id == cycle_id).distinct()
+    return sorted(session.exec(statement), key=_version_order)
+
+
+def _version_order(version: str) -> list[str | int]:
+    return [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", version)]
 
 
 def scores_frame(scores: Sequence[Score]) -> pd.DataFrame:

@@ -107,9 +107,14 @@ def assemble(
 
 @task(cache_policy=NO_CACHE)
 def score(evidence: cycle.CycleEvidence, settings: Settings) -> int:
-    rubric = load_rubric()
+    rubric, engine = load_rubric(), _engine(settings)
     scores = cycle.score_cycle(evidence, rubric=rubric, catalog=load_catalog())
-    return cycle.save_scores(scores, engine=_engine(settings), evidence=evidence, rubric=rubric)
+    targets = cycle.scoring_targets(
+        engine=engine, cycle_id=evidence.cycle_id, rubric=rubric, settings=settings
+    )
+    return cycle.save_scores(
+        scores, engine=engine, evidence=evidence, rubric=rubric, targets=targets
+    )
 
 
 @task(cache_policy=NO_CACHE)

@@ -62,7 +62,10 @@ def run_cycle(
     ):
         evidence = cycle.assemble_evidence(engine=engine, cycle_id=cycle_id, plan=plan, fresh=fresh)
         scores = cycle.score_cycle(evidence, rubric=rubric, catalog=CATALOG)
-        cycle.save_scores(scores, engine=engine, evidence=evidence, rubric=rubric)
+        targets = cycle.scoring_targets(
+            engine=engine, cycle_id=cycle_id, rubric=rubric, settings=settings
+        )
+        cycle.save_scores(scores, engine=engine, evidence=evidence, rubric=rubric, targets=targets)
     rendered = cycle.render_cycle_report(
         engine=engine, cycle_id=cycle_id, catalog=CATALOG, rubric=rubric
     )

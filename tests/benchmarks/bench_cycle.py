@@ -144,6 +144,7 @@ def pipeline(folder: Path) -> None:
     from btm.evidence import gather
     from btm.evidence.sources import Templating, default_sources
     from btm.scoring import load_rubric
+    from btm.targets import load_targets
 
     engine = store.engine_for(f"sqlite:///{folder / 'btm.db'}")
     with store.session_scope(engine) as session:
@@ -164,7 +165,8 @@ def pipeline(folder: Path) -> None:
         return
     evidence = cycle.assemble_evidence(engine=engine, cycle_id="2026-Q1", plan=plan, fresh=fresh)
     scores = cycle.score_cycle(evidence, rubric=rubric, catalog=load_catalog())
-    cycle.save_scores(scores, engine=engine, evidence=evidence, rubric=rubric)
+    targets = load_targets(state="alignment", home=folder)
+    cycle.save_scores(scores, engine=engine, evidence=evidence, rubric=rubric, targets=targets)
 
 
 def rescore(folder: Path) -> None:

@@ -1,13 +1,15 @@
+import dataclasses
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from btm import store
 from btm.cli import app
 from btm.settings import Settings
 from tests.btm.test_cycle import write_quarter
-from tests.pipeline import run_cycle
+from tests.pipeline import RUBRIC, run_cycle
 
 runner = CliRunner()
 
@@ -26,7 +28,7 @@ def test_status_json_lists_every_unit_capability_and_dimension(
     result = runner.invoke(app, ["status", "--json"])
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
-    assert payload["cycle"] == "2026-Q1" and payload["rubric_version"] == "2026.3"
+    assert payload["cycle"] == "2026-Q1" and payload["rubric_version"] == RUBRIC.version
     keys = {(s["unit"], s["capability"], s["dimension"]) for s in payload["scores"]}
     assert len(keys) == len(payload["scores"]) == 2 * 17 * 4
     levels = {(s["unit"], s["capability"], s["dimension"]): s["level"] for s in payload["scores"]}
@@ -118,3 +120,90 @@ def test_the_evidence_reference_is_generated_from_the_definitions() -> None:
     for kind in ("investments", "projects", "applications", "decisions", "risks", "survey"):
         assert f"## {kind}" in result.stdout
     assert "| lifecycle_decision | text |" in result.stdout
+
+
+def test_status_json_gives_each_scores_target_and_gap(btm_home: Path, tmp_path: Path) -> None:
+    _scored_home(btm_home, tmp_path)
+    payload = json.loads(runner.invoke(app, ["status", "--json"]).stdout)
+    assert payload["target_state"] == "alignment"
+    assert payload["rubric_version"] == payload["original_rubric_version"] == RUBRIC.version
+    assert payload["rubric_versions"] == [RUBRIC.version]
+    cells = {(s["unit"], s["capability"], s["dimension"]): s for s in payload["scores"]}
+    assert cells[("Retail", "MTI-1", "process")] | {"unit": None} == {
+        "unit": None,
+        "capability": "MTI-1",
+        "dimension": "process",
+        "level": 2,
+        "target_level": 3,
+        "gap": 1,
+    }
+    assert cells[("Retail", "SEA-4", "technology")]["gap"] is None
+
+
+def _scored_under_an_older_rubric(tmp_path: Path) -> None:
+    settings = Settings()
+    engine = store.engine_for(settings.effective_database_url)
+    write_quarter(tmp_path / "q1", case_share=0.55)
+    older = dataclasses.replace(RUBRIC, version="2000.1")
+    run_cycle("2026-Q1", tmp_path / "q1", engine, settings, rubric=older)
+
+
+def test_rescore_labels_a_new_set_and_status_shows_either(btm_home: Path, tmp_path: Path) -> None:
+    _scored_under_an_older_rubric(tmp_path)
+    before = json.loads(runner.invoke(app, ["status", "--json"]).stdout)
+
+    result = runner.invoke(app, ["rescore", "--cycle", "2026-Q1"])
+
+    assert result.exit_code == 0, result.output
+    assert f"2026-Q1 rescored under rubric {RUBRIC.version} (original: 2000.1 kept)" in (
+        result.stdout
+    )
+    assert f"btm status --cycle 2026-Q1 --rubric {RUBRIC.version}" in result.stdout
+    after = json.loads(runner.invoke(app, ["status", "--json"]).stdout)
+    del before["sources"], after["sources"]  # their ages move on
+    assert after == before | {"rubric_versions": ["2000.1", RUBRIC.version]}
+    args = ["status", "--cycle", "2026-Q1", "--rubric", RUBRIC.version]
+    rescored = json.loads(runner.invoke(app, [*args, "--json"]).stdout)
+    assert rescored["rubric_version"] == RUBRIC.version
+    assert rescored["original_rubric_version"] == "2000.1"
+    assert len(rescored["scores"]) == 2 * 17 * 4
+    table = runner.invoke(app, args, env={"COLUMNS": "200"})
+    assert table.exit_code == 0, table.output
+    assert f"rescored under {RUBRIC.version} (original: 2000.1)" in table.stdout
+    original = runner.invoke(app, ["status"], env={"COLUMNS": "200"})
+    assert "(rubric 2000.1)" in original.stdout and "rescored" not in original.stdout
+    assert f"also scored under rubric {RUBRIC.version}" in original.stdout
+
+    missing = runner.invoke(app, ["status", "--rubric", "1999.9"])
+    assert missing.exit_code == 1 and "Traceback" not in missing.output
+    assert f"no scores under rubric 1999.9; it was scored under 2000.1, {RUBRIC.version}" in (
+        " ".join(missing.output.split())
+    )
+
+
+def test_rescore_under_the_original_rubric_is_refused_without_force(
+    btm_home: Path, tmp_path: Path
+) -> None:
+    _scored_home(btm_home, tmp_path)
+
+    refused = runner.invoke(app, ["rescore", "--cycle", "2026-Q1"])
+
+    assert refused.exit_code == 1 and "Traceback" not in refused.output
+    assert "pass --force to replace them" in " ".join(refused.output.split())
+    forced = runner.invoke(app, ["rescore", "--cycle", "2026-Q1", "--force", "--json"])
+    assert forced.exit_code == 0, forced.output
+    outcome = json.loads(forced.stdout)
+    assert outcome["rubric_version"] == outcome["original_rubric_version"] == RUBRIC.version
+    assert outcome["summary"].endswith("replacing its original scores (--force)")
+    unscored = runner.invoke(app, ["rescore", "--cycle", "2026-Q3"])
+    assert unscored.exit_code == 1 and "run `btm run --cycle 2026-Q3` first" in unscored.output
+
+
+def test_an_unknown_target_state_is_one_clear_line(
+    btm_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BTM_TARGET_STATE", "harmony")
+    result = runner.invoke(app, ["status"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "BTM_TARGET_STATE='harmony'" in result.output
+    assert "alignment, synchronization, convergence" in result.output

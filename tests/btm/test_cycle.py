@@ -1,5 +1,6 @@
 """The whole pipeline, driven through btm/ without Prefect."""
 
+import dataclasses
 from datetime import date
 from email import message_from_bytes, policy
 from pathlib import Path
@@ -9,12 +10,12 @@ import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 
 from btm import cycle, store
-from btm.errors import ConfigurationError
+from btm.errors import BtmError, ConfigurationError
 from btm.evidence.gather import evidence_plan
 from btm.settings import Settings
 from tests.conftest import KeepingHandler
 from tests.factories import rows, write_csv
-from tests.pipeline import run_cycle
+from tests.pipeline import CATALOG, RUBRIC, run_cycle
 
 
 def write_quarter(inbox: Path, *, case_share: float, bad_projects: bool = False) -> None:
@@ -194,3 +195,169 @@ def test_a_bad_batch_leaves_earlier_scores_and_accepted_evidence_byte_for_byte(
     assert all(files_after[name] == data for name, data in files.items())
     plan = evidence_plan(engine=engine, cycle_id="2026-Q1")
     assert [n.source for n in plan.quarantined] == ["projects/projects-wealth.csv"]
+
+
+# targets and gaps ---------------------------------------------------------------------
+
+
+def test_each_score_carries_its_target_and_gap(
+    engine: sa.Engine, btm_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BTM_TARGET_STATE", "synchronization")
+    btm_home.mkdir(parents=True, exist_ok=True)
+    (btm_home / "targets.yaml").write_text("units:\n  Wealth: {MTI-1: 5}\n")
+    write_quarter(tmp_path / "q1", case_share=0.55)
+
+    run_cycle("2026-Q1", tmp_path / "q1", engine, Settings())
+
+    with store.session_scope(engine) as session:
+        scores = store.get_scores(session=session, cycle_id="2026-Q1")
+        scored = session.get(store.Cycle, "2026-Q1")
+    assert scored is not None and scored.target_state == "synchronization"
+    cells = {(s.unit, s.capability, s.dimension): s for s in scores}
+    assert {s.target_level for s in scores} == {3, 4, 5}
+    for s in scores:
+        assert s.gap == (None if s.level is None else s.target_level - s.level)
+    retail = cells[("Retail", "MTI-1", "process")]
+    assert (retail.level, retail.target_level, retail.gap) == (2, 4, 2)
+    assert cells[("Wealth", "MTI-1", "process")].target_level == 5  # the unit's own target
+    assert cells[("Retail", "SP-3", "process")].target_level == 3  # the shipped override
+    unknown = cells[("Retail", "SEA-4", "technology")]
+    assert unknown.level is None and unknown.gap is None and unknown.target_level == 4
+
+
+# rescoring under another rubric -------------------------------------------------------
+
+
+def _original(engine: sa.Engine, cycle_id: str) -> tuple[tuple, list[tuple]]:
+    """The cycle's record and its original scores, every column."""
+    with store.session_scope(engine) as session:
+        scored = session.get(store.Cycle, cycle_id)
+        assert scored is not None
+        rows = [s.model_dump() for s in store.get_scores(session=session, cycle_id=cycle_id)]
+    record = (
+        scored.rubric_version,
+        scored.evidence_key,
+        scored.target_state,
+        scored.completed_at,
+    )
+    return record, [tuple(sorted(r.items())) for r in rows]
+
+
+def test_rescoring_under_a_new_rubric_keeps_the_original_byte_for_byte(
+    engine: sa.Engine, settings: Settings, tmp_path: Path
+) -> None:
+    write_quarter(tmp_path / "q1", case_share=0.55)
+    run_cycle("2026-Q1", tmp_path / "q1", engine, settings)
+    original = _original(engine, "2026-Q1")
+    current = RUBRIC.version
+    # the new rubric drops MTI-1's rules: its cells become unknown in the rescored set
+    newer = dataclasses.replace(
+        RUBRIC, version="2099.1", rules=tuple(r for r in RUBRIC.rules if r.capability != "MTI-1")
+    )
+
+    outcome = cycle.rescore_cycle(
+        engine=engine, cycle_id="2026-Q1", rubric=newer, catalog=CATALOG, settings=settings
+    )
+
+    assert outcome.summary == f"2026-Q1 rescored under rubric 2099.1 (original: {current} kept)"
+    assert outcome.scores == 2 * 17 * 4
+    assert _original(engine, "2026-Q1") == original
+    with store.session_scope(engine) as session:
+        assert store.rubric_versions(session=session, cycle_id="2026-Q1") == [current, "2099.1"]
+        rescored = store.get_scores(session=session, cycle_id="2026-Q1", rubric_version="2099.1")
+        kept = store.get_scores(session=session, cycle_id="2026-Q1", rubric_version=current)
+    assert len(rescored) == len(kept) == 2 * 17 * 4
+    old = {(s.unit, s.capability, s.dimension): s for s in kept}
+    new = {(s.unit, s.capability, s.dimension): s for s in rescored}
+    assert old[("Retail", "MTI-1", "process")].level == 2
+    assert new[("Retail", "MTI-1", "process")].level is None
+    assert new[("Retail", "MTI-1", "process")].gap is None
+    assert all(s.rubric_version == "2099.1" for s in rescored)
+    same = [k for k in old if k[1] != "MTI-1"]
+    assert all(new[k].level == old[k].level and new[k].target_level for k in same)
+
+    # rescoring again under the same new version replaces only that set
+    again = cycle.rescore_cycle(
+        engine=engine, cycle_id="2026-Q1", rubric=newer, catalog=CATALOG, settings=settings
+    )
+    assert again.replaced and "the earlier 2099.1 set replaced" in again.summary
+    assert _original(engine, "2026-Q1") == original
+
+    # the flow still finds its original current: nothing is rescored or resent
+    plan = evidence_plan(engine=engine, cycle_id="2026-Q1")
+    assert cycle.scores_are_current(engine=engine, cycle_id="2026-Q1", plan=plan, rubric=RUBRIC)
+    assert not cycle.scores_are_current(engine=engine, cycle_id="2026-Q1", plan=plan, rubric=newer)
+    run_cycle("2026-Q1", tmp_path / "q1", engine, settings)
+    assert _original(engine, "2026-Q1") == original
+
+
+def test_rescoring_under_the_original_rubric_needs_force(
+    engine: sa.Engine, settings: Settings, tmp_path: Path
+) -> None:
+    write_quarter(tmp_path / "q1", case_share=0.55)
+    run_cycle("2026-Q1", tmp_path / "q1", engine, settings)
+    original = _original(engine, "2026-Q1")
+    common = {"engine": engine, "rubric": RUBRIC, "catalog": CATALOG, "settings": settings}
+
+    with pytest.raises(BtmError, match="pass --force to replace them"):
+        cycle.rescore_cycle(**common, cycle_id="2026-Q1")
+    assert _original(engine, "2026-Q1") == original
+    with pytest.raises(BtmError, match="run `btm run --cycle 2026-Q2` first"):
+        cycle.rescore_cycle(**common, cycle_id="2026-Q2")
+
+    forced = cycle.rescore_cycle(**common, cycle_id="2026-Q1", force=True)
+
+    assert forced.summary == (
+        f"2026-Q1 rescored under rubric {RUBRIC.version}, replacing its original scores (--force)"
+    )
+    record, rows = _original(engine, "2026-Q1")
+    assert record[0] == RUBRIC.version and len(rows) == len(original[1])
+    with store.session_scope(engine) as session:
+        assert store.rubric_versions(session=session, cycle_id="2026-Q1") == [RUBRIC.version]
+
+
+def test_a_rescore_keeps_the_cycles_target_state_an_original_takes_the_settings(
+    engine: sa.Engine, btm_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_quarter(tmp_path / "q1", case_share=0.55)
+    run_cycle("2026-Q1", tmp_path / "q1", engine, Settings())  # alignment, the default
+    monkeypatch.setenv("BTM_TARGET_STATE", "convergence")
+    common = {"engine": engine, "catalog": CATALOG, "settings": Settings()}
+    newer = dataclasses.replace(RUBRIC, version="2099.1")
+
+    cycle.rescore_cycle(**common, cycle_id="2026-Q1", rubric=newer)
+    cycle.rescore_cycle(**common, cycle_id="2026-Q1", rubric=RUBRIC, force=True)
+
+    with store.session_scope(engine) as session:
+        rescored = store.get_scores(session=session, cycle_id="2026-Q1", rubric_version="2099.1")
+        original = store.get_scores(session=session, cycle_id="2026-Q1")
+        scored = session.get(store.Cycle, "2026-Q1")
+    assert {s.target_level for s in rescored} == {2, 3}  # alignment, as the original was
+    assert {s.target_level for s in original} == {5}  # redone under the new setting
+    assert scored is not None and scored.target_state == "convergence"
+
+
+def test_a_cycle_scored_before_targets_takes_its_first_rescores_state(
+    engine: sa.Engine, btm_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_quarter(tmp_path / "q1", case_share=0.55)
+    run_cycle("2026-Q1", tmp_path / "q1", engine, Settings())
+    with engine.begin() as connection:  # as revision 0004 leaves an older cycle
+        connection.execute(sa.text("UPDATE cycle SET target_state = NULL"))
+        connection.execute(sa.text("UPDATE score SET target_level = NULL, gap = NULL"))
+    monkeypatch.setenv("BTM_TARGET_STATE", "synchronization")
+    common = {"engine": engine, "catalog": CATALOG, "settings": Settings()}
+
+    cycle.rescore_cycle(
+        **common, cycle_id="2026-Q1", rubric=dataclasses.replace(RUBRIC, version="2099.1")
+    )
+
+    with store.session_scope(engine) as session:
+        scored = session.get(store.Cycle, "2026-Q1")
+        original = store.get_scores(session=session, cycle_id="2026-Q1")
+        rescored = store.get_scores(session=session, cycle_id="2026-Q1", rubric_version="2099.1")
+    assert scored is not None and scored.target_state == "synchronization"
+    assert scored.rubric_version == RUBRIC.version
+    assert {s.target_level for s in original} == {None}
+    assert {s.target_level for s in rescored} == {3, 4}

@@ -66,28 +66,61 @@ def test_storing_a_batch_again_replaces_its_rows(engine: sa.Engine) -> None:
     assert len(store.load_rows(engine=engine, kind="projects", batch_ids=[batch.id])) == 2
 
 
-def test_replacing_scores_never_duplicates_and_leaves_earlier_cycles(engine: sa.Engine) -> None:
-    def score(cycle_id: str, level: int | None) -> store.Score:
-        return store.Score(
-            cycle_id=cycle_id,
-            unit="Retail",
-            capability="MTI-2",
-            dimension="process",
-            level=level,
-            rubric_version="t",
-            trace=[{"rule": "r", "outcome": "pass"}],
-        )
+def _score(cycle_id: str, level: int | None, rubric_version: str = "t") -> store.Score:
+    return store.Score(
+        cycle_id=cycle_id,
+        unit="Retail",
+        capability="MTI-2",
+        dimension="process",
+        level=level,
+        target_level=3,
+        gap=None if level is None else 3 - level,
+        rubric_version=rubric_version,
+        trace=[{"rule": "r", "outcome": "pass"}],
+    )
 
+
+def _replace(session, cycle_id: str, *scores: store.Score) -> None:
+    version = scores[0].rubric_version
+    store.replace_scores(session=session, cycle_id=cycle_id, rubric_version=version, scores=scores)
+
+
+def test_replacing_scores_never_duplicates_and_leaves_earlier_cycles(engine: sa.Engine) -> None:
     with store.session_scope(engine) as session:
         _open(session, "2026-Q1", "2026-Q2")
-        store.replace_scores(session=session, cycle_id="2026-Q1", scores=[score("2026-Q1", 2)])
-        store.replace_scores(session=session, cycle_id="2026-Q2", scores=[score("2026-Q2", 3)])
-        store.replace_scores(session=session, cycle_id="2026-Q2", scores=[score("2026-Q2", None)])
+        _replace(session, "2026-Q1", _score("2026-Q1", 2))
+        _replace(session, "2026-Q2", _score("2026-Q2", 3))
+        _replace(session, "2026-Q2", _score("2026-Q2", None))
 
-        q1 = store.get_scores(session=session, cycle_id="2026-Q1")
-        q2 = store.get_scores(session=session, cycle_id="2026-Q2")
-    assert [(s.level, s.trace) for s in q1] == [(2, [{"rule": "r", "outcome": "pass"}])]
-    assert [s.level for s in q2] == [None]
+        q1 = store.get_scores(session=session, cycle_id="2026-Q1", rubric_version="t")
+        q2 = store.get_scores(session=session, cycle_id="2026-Q2", rubric_version="t")
+    assert [(s.level, s.target_level, s.gap, s.trace) for s in q1] == [
+        (2, 3, 1, [{"rule": "r", "outcome": "pass"}])
+    ]
+    assert [(s.level, s.gap) for s in q2] == [(None, None)]
+
+
+def test_scores_are_kept_per_rubric_version_the_original_read_by_default(
+    engine: sa.Engine,
+) -> None:
+    with store.session_scope(engine) as session:
+        _open(session, "2026-Q1")
+        _replace(session, "2026-Q1", _score("2026-Q1", 2, "2026.9"))
+        store.complete_cycle(session=session, cycle_id="2026-Q1", rubric_version="2026.9")
+        _replace(session, "2026-Q1", _score("2026-Q1", 3, "2026.10"))
+        _replace(session, "2026-Q1", _score("2026-Q1", 4, "2026.10"))  # replaces only 2026.10
+
+        original = store.get_scores(session=session, cycle_id="2026-Q1")
+        rescored = store.get_scores(session=session, cycle_id="2026-Q1", rubric_version="2026.10")
+        versions = store.rubric_versions(session=session, cycle_id="2026-Q1")
+        cycle = session.get(store.Cycle, "2026-Q1")
+    assert [(s.level, s.rubric_version) for s in original] == [(2, "2026.9")]
+    assert [(s.level, s.rubric_version) for s in rescored] == [(4, "2026.10")]
+    assert versions == ["2026.9", "2026.10"]
+    assert cycle is not None and cycle.rubric_version == "2026.9"
+    with store.session_scope(engine) as session, pytest.raises(sa.exc.IntegrityError):
+        session.add(_score("2026-Q1", 5, "2026.10"))
+        session.commit()
 
 
 def test_last_accepted_batches_skip_quarantined_and_later_cycles(engine: sa.Engine) -> None:
@@ -151,6 +184,86 @@ def test_upgrading_a_0001_database_keeps_its_batches_as_fetches(database_url: st
     engine.dispose()
 
 
+def _scored_at_0003(database_url: str) -> sa.Engine:
+    """A database at revision 0003 holding one cycle scored on one cell (rubric 2026.2)."""
+    from alembic import command
+
+    engine = store.make_engine(database_url)
+    config = store.alembic_config(engine.url)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0003")
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                "INSERT INTO cycle (id, as_of, started_at, completed_at, rubric_version, "
+                "evidence_key) VALUES ('2026-Q1', '2026-03-31', '2026-04-01 06:00:00', "
+                "'2026-04-01 06:05:00', '2026.2', 'k')"
+            )
+        )
+        connection.execute(
+            sa.text(
+                "INSERT INTO score (cycle_id, unit, capability, dimension, level, "
+                "rubric_version, trace, evidence_hashes) VALUES ('2026-Q1', 'Retail', "
+                "'MTI-2', 'process', 2, '2026.2', :trace, :hashes)"
+            ),
+            {"trace": '[{"rule": "r", "outcome": "pass"}]', "hashes": f'["{"a" * 64}"]'},
+        )
+    return engine
+
+
+def test_upgrading_a_0003_database_keeps_its_scores_as_the_original_set(
+    database_url: str,
+) -> None:
+    engine = _scored_at_0003(database_url)
+
+    store.init_db(engine)
+
+    with store.session_scope(engine) as session:
+        (score,) = store.get_scores(session=session, cycle_id="2026-Q1")
+        cycle = session.get(store.Cycle, "2026-Q1")
+        assert store.rubric_versions(session=session, cycle_id="2026-Q1") == ["2026.2"]
+        # a second set under another rubric now fits beside the first
+        _replace(session, "2026-Q1", _score("2026-Q1", 3, "2026.3"))
+        assert store.rubric_versions(session=session, cycle_id="2026-Q1") == ["2026.2", "2026.3"]
+    assert (score.level, score.rubric_version, score.target_level, score.gap) == (
+        2,
+        "2026.2",
+        None,
+        None,
+    )
+    assert score.trace == [{"rule": "r", "outcome": "pass"}]
+    assert score.evidence_hashes == ["a" * 64]
+    assert cycle is not None
+    assert (cycle.rubric_version, cycle.evidence_key, cycle.target_state) == ("2026.2", "k", None)
+    with store.session_scope(engine) as session, pytest.raises(sa.exc.IntegrityError):
+        session.add(_score("2026-Q1", 4, "2026.2"))
+        session.commit()
+    engine.dispose()
+
+
+def test_downgrading_0004_keeps_the_originals_and_upgrades_again(database_url: str) -> None:
+    from alembic import command
+
+    engine = _scored_at_0003(database_url)
+    store.init_db(engine)
+    with store.session_scope(engine) as session:
+        _replace(session, "2026-Q1", _score("2026-Q1", 3, "2026.3"))
+    config = store.alembic_config(engine.url)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0003")
+    with engine.connect() as connection:
+        left = connection.execute(sa.text("SELECT rubric_version, level FROM score")).all()
+    assert [tuple(row) for row in left] == [("2026.2", 2)]
+
+    store.init_db(engine)
+
+    with store.session_scope(engine) as session:
+        assert [s.level for s in store.get_scores(session=session, cycle_id="2026-Q1")] == [2]
+    engine.dispose()
+
+
 def test_one_delivery_per_cycle_audience_and_recipient(engine: sa.Engine) -> None:
     def delivery() -> store.Delivery:
         return store.Delivery(
@@ -185,4 +298,4 @@ def test_the_migrations_build_exactly_the_models_schema(engine: sa.Engine) -> No
         differences = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
         revision = connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
     assert differences == [], "the models changed: add an Alembic revision in btm/migrations"
-    assert revision == "0003"
+    assert revision == "0004"

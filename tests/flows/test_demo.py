@@ -87,3 +87,45 @@ def test_demo_gathers_every_kind_through_files_and_sql(
     }
     assert {b.status for b in batches if b.kind != "projects"} == {"accepted"}
     assert all(n.ok for n in notes)
+
+
+def test_the_demo_moves_a_level_for_a_reason_explain_states(
+    prefect_server: None, btm_home: Path
+) -> None:
+    from btm.catalog import load_catalog
+    from btm.explain import explain
+    from btm.scoring import load_rubric
+
+    assert CliRunner().invoke(app, ["demo"]).exit_code == 0
+    engine = store.engine_for(Settings().effective_database_url)
+    first, last = DEMO_CYCLES[0], DEMO_CYCLES[-1]
+    with store.session_scope(engine) as session:
+        levels = {
+            c: {
+                (s.unit, s.capability, s.dimension): s.level
+                for s in store.get_scores(session=session, cycle_id=c)
+            }
+            for c in (first, last)
+        }
+        known = [s.level for s in store.get_scores(session=session, cycle_id=last)]
+    assert sum(level is not None for level in known) >= 0.9 * len(known)
+
+    common = {"engine": engine, "catalog": load_catalog(), "rubric": load_rubric()}
+    unit, capability, dimension = "Commercial Banking", "MTI-1", "process"
+    before, after = (
+        levels[first][(unit, capability, dimension)],
+        levels[last][(unit, capability, dimension)],
+    )
+    assert before is not None and after is not None and after > before
+    (old,) = explain(
+        **common, cycle_id=first, capability=capability, unit=unit, dimension=dimension
+    )
+    (new,) = explain(**common, cycle_id=last, capability=capability, unit=unit, dimension=dimension)
+    # the rule of the level gained failed then and passes now, with the values to show it
+    gained = {r.rule: r for r in new.rules if r.level == after}
+    for rule in old.rules:
+        if rule.rule in gained:
+            assert rule.outcome == "fail" and gained[rule.rule].outcome == "pass"
+            assert rule.value != gained[rule.rule].value
+    report = (Settings().reports_dir / f"{last}.html").read_text()
+    assert capability in report

@@ -1,0 +1,168 @@
+"""Why a level is what it is, and what would lift it: the stored trace of a score, read
+back with the evidence behind each rule."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import col, select
+
+from btm import store
+from btm.catalog import Catalog
+from btm.cycle import cycle_as_of
+from btm.errors import ConfigurationError
+from btm.evidence.gather import evidence_plan
+from btm.metrics import METRICS
+from btm.scoring import Guidance, Rubric, format_value, next_level_guidance
+
+
+@dataclass(frozen=True)
+class EvidenceLine:
+    source: str
+    sha256: str
+    gathered_in: str
+    age_days: int
+
+    @property
+    def text(self) -> str:
+        return (
+            f"{self.source} (sha256 {self.sha256[:12]}, gathered {self.gathered_in}, "
+            f"{self.age_days} days old at the cycle's end)"
+        )
+
+
+@dataclass(frozen=True)
+class RuleLine:
+    rule: str
+    level: int
+    description: str
+    outcome: str
+    value: str
+    threshold: str
+    reason: str
+    evidence: tuple[EvidenceLine, ...]
+
+
+@dataclass(frozen=True)
+class CellExplanation:
+    cycle_id: str
+    rubric_version: str
+    unit: str
+    capability: str
+    capability_name: str
+    dimension: str
+    level: int | None
+    basis: str
+    rules: tuple[RuleLine, ...]
+    guidance: tuple[Guidance, ...]
+    survey: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _kind_of(metric: str, rubric: Rubric) -> str | None:
+    if metric in METRICS:
+        return METRICS[metric].kind
+    planned = rubric.planned.get(metric)
+    return planned.kind if planned else None
+
+
+def _evidence(engine: sa.Engine, cycle_id: str, hashes: list[str]) -> dict[str, list[EvidenceLine]]:
+    """The batches behind a unit's scores, by evidence kind, with their age."""
+    plan = evidence_plan(engine=engine, cycle_id=cycle_id)
+    as_of = cycle_as_of(cycle_id)
+    lines: dict[str, list[EvidenceLine]] = {}
+    with store.session_scope(engine) as session:
+        statement = select(store.EvidenceBatch).where(col(store.EvidenceBatch.sha256).in_(hashes))
+        for batch in session.exec(statement):
+            from_cycle = plan.carried.get(batch.id or -1, cycle_id)
+            lines.setdefault(batch.kind, []).append(
+                EvidenceLine(
+                    f"{batch.source}/{batch.part}",
+                    batch.sha256,
+                    from_cycle,
+                    (as_of - cycle_as_of(from_cycle)).days,
+                )
+            )
+    return lines
+
+
+def explain(
+    *,
+    engine: sa.Engine,
+    catalog: Catalog,
+    rubric: Rubric,
+    cycle_id: str,
+    capability: str,
+    unit: str | None = None,
+    dimension: str | None = None,
+) -> list[CellExplanation]:
+    """Every stored score of the capability in the cycle (narrowed to a unit and a
+    dimension when given), with each rule's outcome, value, threshold and evidence, and
+    the rules of the next level that do not pass yet."""
+    named = catalog.capability(capability)
+    if dimension is not None and dimension not in catalog.dimension_ids:
+        raise ConfigurationError(
+            f"unknown dimension {dimension!r}; use one of {', '.join(catalog.dimension_ids)}"
+        )
+    with store.session_scope(engine) as session:
+        scores = [
+            s
+            for s in store.get_scores(session=session, cycle_id=cycle_id)
+            if s.capability == capability
+            and (unit is None or s.unit == unit)
+            and (dimension is None or s.dimension == dimension)
+        ]
+    if not scores:
+        raise ConfigurationError(
+            f"no scores of {capability} in cycle {cycle_id}"
+            + (f" for unit {unit!r}" if unit else "")
+            + "; check the cycle with `btm status` and the unit's name"
+        )
+    evidence_by_unit = {s.unit: _evidence(engine, cycle_id, s.evidence_hashes) for s in scores}
+    return [_explained(score, named.name, rubric, evidence_by_unit[score.unit]) for score in scores]
+
+
+def _explained(
+    score: store.Score,
+    capability_name: str,
+    rubric: Rubric,
+    evidence: dict[str, list[EvidenceLine]],
+) -> CellExplanation:
+    rules, survey = [], None
+    for entry in score.trace:
+        if entry.get("rule") == "survey":
+            survey = str(entry["reason"])
+            continue
+        metric = entry["metric"]
+        kind = _kind_of(metric, rubric)
+        value = entry.get("value")
+        rules.append(
+            RuleLine(
+                rule=entry["rule"],
+                level=int(entry["level"]),
+                description=str(entry.get("description", "")),
+                outcome=entry["outcome"],
+                value="unknown" if value is None else format_value(metric, value),
+                threshold=f"{entry['operator']} {format_value(metric, entry['threshold'])}",
+                reason=str(entry.get("reason", "")),
+                evidence=tuple(evidence.get(kind, [])) if kind else (),
+            )
+        )
+    basis = "survey" if survey else ("none" if score.level is None else "system")
+    return CellExplanation(
+        cycle_id=score.cycle_id,
+        rubric_version=score.rubric_version,
+        unit=score.unit,
+        capability=score.capability,
+        capability_name=capability_name,
+        dimension=score.dimension,
+        level=score.level,
+        basis=basis,
+        rules=tuple(rules),
+        guidance=tuple(next_level_guidance(score.trace, score.level)),
+        survey=survey,
+    )
