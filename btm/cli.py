@@ -492,10 +492,15 @@ def explain(
         return
     for cell in cells:
         level = "unknown" if cell.level is None else str(cell.level)
+        target = (
+            f"; target {cell.target_level}, gap {cell.gap if cell.gap is not None else '–'}"
+            if cell.target_level is not None
+            else ""
+        )
         console.print(
             f"[bold]{cell.capability} {cell.capability_name}, {cell.dimension}, "
             f"{cell.unit}: level {level}[/bold] (cycle {cell.cycle_id}, rubric "
-            f"{cell.rubric_version}, on {cell.basis} evidence)",
+            f"{cell.rubric_version}, on {cell.basis} evidence{target})",
             highlight=False,
         )
         for rule in cell.rules:

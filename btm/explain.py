@@ -58,6 +58,8 @@ class CellExplanation:
     rules: tuple[RuleLine, ...]
     guidance: tuple[Guidance, ...]
     survey: str | None = None
+    target_level: int | None = None
+    gap: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -165,4 +167,6 @@ def _explained(
         rules=tuple(rules),
         guidance=tuple(next_level_guidance(score.trace, score.level)),
         survey=survey,
+        target_level=score.target_level,
+        gap=score.gap,
     )

@@ -41,6 +41,7 @@ def test_each_rule_is_shown_with_value_threshold_evidence_and_the_next_step(
         dimension="process",
     )
     assert (cell.level, cell.basis) == (2, "system")
+    assert (cell.target_level, cell.gap) == (3, 1)  # alignment asks level 3 of MTI-1
     assert [(r.level, r.outcome, r.value, r.threshold) for r in cell.rules] == [
         (2, "pass", "60 %", ">= 50 %"),
         (3, "fail", "60 %", ">= 65 %"),
@@ -87,6 +88,7 @@ def test_the_command_prints_the_trace_and_its_json(btm_home: Path, tmp_path: Pat
     text = runner.invoke(app, args, env={"COLUMNS": "200"})
     assert text.exit_code == 0, text.output
     assert "level 2" in text.stdout and "next, level 3: business case coverage 60 %" in text.stdout
+    assert "target 3, gap 1" in text.stdout
     assert "evidence: investments/investments-retail.csv" in text.stdout
     (cell,) = json.loads(runner.invoke(app, [*args, "--json"]).stdout)
     assert cell["level"] == 2 and cell["guidance"][0]["level"] == 3
