@@ -517,3 +517,55 @@ def explain(
             console.print(f"  next, level {step.level}: {step.text}. {step.improve}", markup=False)
         if cell.level == 5:
             console.print("  top level reached", markup=False)
+
+
+@app.command()
+@friendly
+def metrics(
+    cycle_id: Annotated[str | None, typer.Option("--cycle", help="Cycle (default: latest)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """Every metric per business unit and for the enterprise, from a cycle's evidence."""
+    from btm.cycle import assemble_evidence, cycle_as_of
+    from btm.metrics import ENTERPRISE, METRICS, compute_metrics, enterprise_metrics
+    from btm.scoring import format_value
+
+    settings = Settings()
+    engine = store.engine_for(settings.effective_database_url)
+    with store.session_scope(engine) as session:
+        chosen = (
+            session.get(store.Cycle, cycle_id) if cycle_id else store.latest_cycle(session=session)
+        )
+    if chosen is None:
+        raise BtmError(f"no scored cycle {cycle_id or ''}; run `btm demo` or `btm run` first")
+    evidence = assemble_evidence(engine=engine, cycle_id=chosen.id)
+    as_of = cycle_as_of(chosen.id)
+    table = compute_metrics(evidence.frames, as_of=as_of)
+    table.loc[ENTERPRISE] = enterprise_metrics(evidence.frames, as_of=as_of)
+    if as_json:
+        payload = {
+            "cycle": chosen.id,
+            "metrics": {
+                name: {
+                    "kind": METRICS[name].kind,
+                    "unit": METRICS[name].unit,
+                    "description": METRICS[name].description,
+                    "values": {
+                        str(u): (None if pd.isna(v) else float(v)) for u, v in table[name].items()
+                    },
+                }
+                for name in METRICS
+            },
+        }
+        sys.stdout.write(json.dumps(payload, indent=2) + "\n")
+        return
+    grid = Table(title=f"Metrics, cycle {chosen.id} (– = no evidence)")
+    grid.add_column("metric")
+    for unit in table.index:
+        grid.add_column(str(unit), justify="right")
+    for name in METRICS:
+        grid.add_row(
+            name,
+            *("–" if pd.isna(v) else format_value(name, float(v)) for v in table[name]),
+        )
+    console.print(grid)

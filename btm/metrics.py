@@ -16,6 +16,7 @@ from typing import Literal
 import pandas as pd
 
 UNIT = "business_unit"
+ENTERPRISE = "(enterprise)"  # the row of metrics computed over every unit's evidence together
 FRESH_DAYS = 30
 DECIDED = ["approved", "active", "closed"]
 
@@ -342,6 +343,37 @@ def risk_count(frame: pd.DataFrame, as_of: date) -> pd.Series:
 
 # survey -------------------------------------------------------------------------------
 
+
+def _median_of_role(frame: pd.DataFrame, role: str) -> pd.Series:
+    answers = frame[column(frame, "respondent_role") == role]
+    return answers.groupby(UNIT)["score"].median().astype(float)
+
+
+@metric(kind="survey", unit="score")
+def survey_median_executive(frame: pd.DataFrame, as_of: date) -> pd.Series:
+    """Median self-assessed level (1-5) given by the unit's executives, over every
+    capability and dimension."""
+    return _median_of_role(frame, "executive")
+
+
+@metric(kind="survey", unit="score")
+def survey_median_business(frame: pd.DataFrame, as_of: date) -> pd.Series:
+    """Median self-assessed level (1-5) given by the unit's business respondents."""
+    return _median_of_role(frame, "business")
+
+
+@metric(kind="survey", unit="score")
+def survey_median_technology(frame: pd.DataFrame, as_of: date) -> pd.Series:
+    """Median self-assessed level (1-5) given by the unit's technology respondents."""
+    return _median_of_role(frame, "technology")
+
+
+@metric(kind="survey", unit="score")
+def survey_median_pmo(frame: pd.DataFrame, as_of: date) -> pd.Series:
+    """Median self-assessed level (1-5) given by the unit's PMO respondents."""
+    return _median_of_role(frame, "pmo")
+
+
 SurveyAnswers = dict[str, dict[tuple[str, str], tuple[float, int]]]
 
 
@@ -376,3 +408,11 @@ def compute_metrics(evidence: Mapping[str, pd.DataFrame], *, as_of: date) -> pd.
             continue
         table[definition.name] = definition.compute(frame, as_of).reindex(table.index)
     return table.astype(float)
+
+
+def enterprise_metrics(evidence: Mapping[str, pd.DataFrame], *, as_of: date) -> pd.Series:
+    """Every metric over the whole enterprise's evidence, as if it were one unit."""
+    pooled = {kind: frame.assign(**{UNIT: ENTERPRISE}) for kind, frame in evidence.items()}
+    table = compute_metrics(pooled, as_of=as_of)
+    row = table.reindex([ENTERPRISE]).iloc[0]
+    return pd.Series(row, index=list(METRICS), dtype=float)

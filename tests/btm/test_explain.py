@@ -94,3 +94,16 @@ def test_the_command_prints_the_trace_and_its_json(btm_home: Path, tmp_path: Pat
     assert cell["level"] == 2 and cell["guidance"][0]["level"] == 3
     missing = runner.invoke(app, ["explain", "XX-1"])
     assert missing.exit_code == 1 and "unknown capability" in missing.output
+
+
+def test_metrics_are_listed_per_unit_and_for_the_enterprise(btm_home: Path, tmp_path: Path) -> None:
+    settings = Settings()
+    write_quarter(tmp_path / "q1", case_share=0.6)
+    engine = store.engine_for(settings.effective_database_url)
+    run_cycle("2026-Q1", tmp_path / "q1", engine, settings)
+    result = CliRunner().invoke(app, ["metrics", "--json"])
+    assert result.exit_code == 0, result.output
+    coverage = json.loads(result.stdout)["metrics"]["business_case_coverage"]
+    assert coverage["values"] == {"Retail": 0.6, "Wealth": 0.6, "(enterprise)": 0.6}
+    table = CliRunner().invoke(app, ["metrics"], env={"COLUMNS": "200"})
+    assert "(enterprise)" in table.stdout and "60 %" in table.stdout

@@ -5,7 +5,7 @@ import pytest
 
 from btm.evidence.files import coerce
 from btm.evidence.kinds import kind_named
-from btm.metrics import METRICS, compute_metrics
+from btm.metrics import METRICS, compute_metrics, enterprise_metrics
 from tests.factories import rows
 
 AS_OF = date(2026, 3, 31)
@@ -20,6 +20,19 @@ def frame(kind: str, changes: list[dict[str, str]]) -> pd.DataFrame:
 
 
 CASES = [
+    (
+        "survey_median_executive",
+        "survey",
+        [
+            {"respondent_role": "executive", "score": "4"},
+            {"respondent_role": "executive", "score": "5"},
+            {"respondent_role": "pmo", "score": "1"},
+        ],
+        4.5,
+    ),
+    ("survey_median_business", "survey", [{"respondent_role": "business", "score": "2"}], 2),
+    ("survey_median_technology", "survey", [{"respondent_role": "technology"}], 3),
+    ("survey_median_pmo", "survey", [{"score": "2"}, {"score": "4"}, {"score": "5"}], 4),
     ("investment_count", "investments", [{}, {}, {}], 3),
     ("project_count", "projects", [{}, {}], 2),
     ("application_count", "applications", [{}], 1),
@@ -205,3 +218,13 @@ def test_metrics_table_has_every_unit_and_nan_for_missing_kinds() -> None:
     assert set(table.columns) == set(METRICS)
     assert table["on_schedule_rate"].isna().all()
     assert table.loc["B", "sponsor_coverage"] == 1.0
+
+
+def test_the_enterprise_row_pools_every_units_evidence() -> None:
+    retail = frame("investments", [{"business_case": "yes"}, {"business_case": "no"}])
+    wealth = frame("investments", [{"business_case": "yes"}]).assign(business_unit="B")
+    pooled = pd.concat([retail, wealth], ignore_index=True)
+    enterprise = enterprise_metrics({"investments": pooled}, as_of=AS_OF)
+    assert enterprise["business_case_coverage"] == pytest.approx(2 / 3)
+    assert enterprise["investment_count"] == 3
+    assert pd.isna(enterprise["on_schedule_rate"])  # no projects at all
