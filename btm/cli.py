@@ -569,3 +569,35 @@ def metrics(
             *("–" if pd.isna(v) else format_value(name, float(v)) for v in table[name]),
         )
     console.print(grid)
+
+
+@app.command()
+def rubric(
+    markdown: Annotated[bool, typer.Option(help="Print the rule reference as Markdown")] = False,
+) -> None:
+    """List every rule of the rubric with its level, description and how to improve."""
+    from btm.evidence.reference import rubric_markdown
+    from btm.scoring import load_rubric
+
+    if markdown:
+        sys.stdout.write(rubric_markdown())
+        return
+    rules = [
+        {
+            "id": r.id,
+            "capability": r.capability,
+            "dimension": r.dimension,
+            "level": r.level,
+            "metric": r.metric,
+            "operator": r.operator,
+            "threshold": r.threshold,
+            "applies": r.applies.text if r.applies else None,
+            "max_age_days": r.max_age_days,
+            "description": r.description,
+            "rationale": r.rationale,
+            "improve": r.improve,
+        }
+        for r in load_rubric().rules
+    ]
+    sys.stdout.write(json.dumps({"version": load_rubric().version, "rules": rules}, indent=2))
+    sys.stdout.write("\n")

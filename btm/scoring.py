@@ -243,17 +243,25 @@ def yaml_number(text: str) -> Any:
     return float(text)
 
 
-def _describe(metric: str, op: str, threshold: float) -> str:
+def _what(metric: str, planned: Mapping[str, PlannedMetric]) -> str:
+    if metric in METRICS:
+        return METRICS[metric].description.rstrip(".")
+    if metric in planned:
+        return planned[metric].description.rstrip(".")
+    return metric_label(metric)
+
+
+def _describe(metric: str, op: str, threshold: float, planned: Mapping[str, PlannedMetric]) -> str:
     definition = METRICS.get(metric)
-    what = definition.description.rstrip(".") if definition else metric_label(metric)
+    what = _what(metric, planned)
     words = {">=": "at least", ">": "more than", "<=": "at most", "<": "less than"}[op]
     shown = format_value(metric, threshold) if definition else f"{threshold:g}"
     return f"{what}: {words} {shown}"
 
 
-def _improve(metric: str, op: str, threshold: float) -> str:
+def _improve(metric: str, op: str, threshold: float, planned: Mapping[str, PlannedMetric]) -> str:
     definition = METRICS.get(metric)
-    what = definition.description.rstrip(".") if definition else metric_label(metric)
+    what = _what(metric, planned)
     shown = format_value(metric, threshold) if definition else f"{threshold:g}"
     verb = "Raise" if op in (">=", ">") else "Bring down"
     return f"{verb} the {what[0].lower()}{what[1:]} to {shown}."
@@ -274,6 +282,7 @@ def _cell_rules(
     *,
     catalog: Catalog,
     max_age_days: int,
+    planned: Mapping[str, PlannedMetric],
 ) -> Iterator[Rule]:
     where = f"cells.{capability}.{dimension}"
     unknown = set(spec) - CELL_KEYS
@@ -297,9 +306,9 @@ def _cell_rules(
             metric=metric,
             operator=op,
             threshold=threshold,
-            description=_describe(metric, op, threshold),
+            description=_describe(metric, op, threshold, planned),
             rationale=_rationale(catalog, capability, level, spec.get("rationale")),
-            improve=str(spec.get("improve") or _improve(metric, op, threshold)),
+            improve=str(spec.get("improve") or _improve(metric, op, threshold, planned)),
             max_age_days=age,
             applies=applies,
         )
@@ -336,7 +345,13 @@ def build_rubric(path: Path, raw: Any, catalog: Catalog) -> Rubric:
             for capability, dimensions in raw["cells"].items()
             for dimension, spec in dimensions.items()
             for rule in _cell_rules(
-                path, capability, dimension, spec, catalog=catalog, max_age_days=max_age
+                path,
+                capability,
+                dimension,
+                spec,
+                catalog=catalog,
+                max_age_days=max_age,
+                planned=planned,
             )
         ]
         rubric = Rubric(

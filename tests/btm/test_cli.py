@@ -207,3 +207,12 @@ def test_an_unknown_target_state_is_one_clear_line(
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert "BTM_TARGET_STATE='harmony'" in result.output
     assert "alignment, synchronization, convergence" in result.output
+
+
+def test_the_rubric_reference_is_generated_from_the_rubric() -> None:
+    result = runner.invoke(app, ["rubric", "--markdown"])
+    docs = Path(__file__).resolve().parents[2] / "docs" / "rubric.md"
+    assert result.stdout == docs.read_text(), "run: btm rubric --markdown > docs/rubric.md"
+    rules = json.loads(runner.invoke(app, ["rubric"]).stdout)["rules"]
+    assert len({(r["capability"], r["dimension"]) for r in rules}) == 17 * 4
+    assert all(r["description"] and r["rationale"] and r["improve"] for r in rules)
