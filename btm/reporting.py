@@ -183,6 +183,7 @@ class HeatmapRow:
     capability_id: str
     capability_name: str
     cells: tuple[HeatmapCell, ...]  # in the catalogue's dimension order
+    overall: HeatmapCell | None = None  # the capability from its dimensions, every unit
 
 
 @dataclass(frozen=True)
@@ -280,6 +281,7 @@ class _Rollups:
     by_unit_area: Mapping[Any, _Stat]
     by_cell: Mapping[Any, _Stat]
     by_unit_capability: Mapping[Any, _Stat]
+    by_capability: Mapping[Any, _Stat]
 
 
 def build_report_context(
@@ -504,6 +506,7 @@ def _rollups(frame: pd.DataFrame) -> _Rollups:
         by_unit_area=_stats(known, ["unit", "area"]),
         by_cell=_stats(known, ["capability", "dimension"]),
         by_unit_capability=_stats(known, ["unit", "capability"]),
+        by_capability=_stats(known, ["capability"]),
     )
 
 
@@ -559,31 +562,41 @@ def _heatmap(current: _Rollups, catalog: Catalog) -> tuple[HeatmapArea, ...]:
     for area in catalog.areas:
         rows = []
         for capability in (c for c in catalog.capabilities if c.area == area.id):
-            cells = []
-            for dimension in catalog.dimensions:
-                stat = current.by_cell.get((capability.id, dimension.id))
-                mean = None if stat is None else stat.mean
-                cells.append(
-                    HeatmapCell(
-                        dimension_id=dimension.id,
-                        level=None if mean is None else float(mean),
-                        level_text="–" if mean is None else f"{mean:.1f}",
-                        band=_band(mean),
-                        units_known=0 if stat is None else stat.count,
-                        units_total=n_units,
-                        units_text=f"{0 if stat is None else stat.count}/{n_units}",
-                        detail_text=_cell_detail(stat, n_units),
-                    )
+            cells = [
+                _heat_cell(
+                    dimension.id, current.by_cell.get((capability.id, dimension.id)), n_units
                 )
+                for dimension in catalog.dimensions
+            ]
+            overall = _heat_cell(
+                "capability",
+                current.by_capability.get(capability.id),
+                n_units * len(catalog.dimensions),
+            )
             rows.append(
                 HeatmapRow(
                     capability_id=capability.id,
                     capability_name=capability.name,
                     cells=tuple(cells),
+                    overall=overall,
                 )
             )
         groups.append(HeatmapArea(area_id=area.id, area_name=area.name, rows=tuple(rows)))
     return tuple(groups)
+
+
+def _heat_cell(dimension_id: str, stat: _Stat | None, possible: int) -> HeatmapCell:
+    mean = None if stat is None else stat.mean
+    return HeatmapCell(
+        dimension_id=dimension_id,
+        level=None if mean is None else float(mean),
+        level_text="–" if mean is None else f"{mean:.1f}",
+        band=_band(mean),
+        units_known=0 if stat is None else stat.count,
+        units_total=possible,
+        units_text=f"{0 if stat is None else stat.count}/{possible}",
+        detail_text=_cell_detail(stat, possible),
+    )
 
 
 def _cell_detail(stat: _Stat | None, n_units: int) -> str:

@@ -276,3 +276,12 @@ def test_data_quality_and_sources_sections(catalog: Catalog) -> None:
         assert "jira-projects" in part and "30 days" in part and "1200" in part
     assert "2026-Q2: 8 accepted, 1 with warnings, 1 quarantined, 0 unreachable" in rendered.text
     assert "unreachable &lt;b&gt;" in rendered.html
+
+
+def test_each_capability_rolls_up_from_its_dimensions_with_its_spread(trend: ReportContext) -> None:
+    rows = {row.capability_id: row for area in trend.heatmap for row in area.rows}
+    overall = rows["MTI-2"].overall
+    assert overall is not None
+    # MTI-2 known levels now: Insurance process 2, information 3; Retail process 4
+    assert overall.level_text == "3.0" and overall.detail_text.startswith("2–4")
+    assert rows["SP-3"].overall is not None and rows["SP-3"].overall.level_text == "–"
