@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
 
 import pandas as pd
+import sqlalchemy as sa
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -143,6 +144,22 @@ def sample(
     console.print(f"{len(paths)} files written under {out}")
 
 
+def _scored_cycle(cycle_id: str | None) -> tuple[sa.Engine, store.Cycle]:
+    """The given cycle, or the latest scored one, with its database."""
+    settings = Settings()
+    engine = store.engine_for(settings.effective_database_url)
+    with store.session_scope(engine) as session:
+        chosen = (
+            session.get(store.Cycle, cycle_id) if cycle_id else store.latest_cycle(session=session)
+        )
+    if chosen is None:
+        raise BtmError(
+            f"no scored cycle {cycle_id or ''} in {settings.effective_database_url}; "
+            "run `btm demo` or `btm run` first".replace("  ", " ")
+        )
+    return engine, chosen
+
+
 @app.command()
 @friendly
 def status(
@@ -156,17 +173,8 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """Show the latest cycle's maturity levels (unit x capability x dimension)."""
-    settings = Settings()
-    engine = store.engine_for(settings.effective_database_url)
+    engine, cycle = _scored_cycle(cycle_id)
     with store.session_scope(engine) as session:
-        cycle = (
-            session.get(store.Cycle, cycle_id) if cycle_id else store.latest_cycle(session=session)
-        )
-        if cycle is None:
-            raise BtmError(
-                f"no scored cycle {cycle_id or ''} in {settings.effective_database_url}; "
-                "run `btm demo` or `btm run` first".replace("  ", " ")
-            )
         versions = store.rubric_versions(session=session, cycle_id=cycle.id)
         if rubric is not None and rubric not in versions:
             raise BtmError(
@@ -470,14 +478,7 @@ def explain(
     from btm.explain import explain as explain_cells
     from btm.scoring import load_rubric
 
-    settings = Settings()
-    engine = store.engine_for(settings.effective_database_url)
-    with store.session_scope(engine) as session:
-        chosen = (
-            session.get(store.Cycle, cycle_id) if cycle_id else store.latest_cycle(session=session)
-        )
-    if chosen is None:
-        raise BtmError(f"no scored cycle {cycle_id or ''}; run `btm demo` or `btm run` first")
+    engine, chosen = _scored_cycle(cycle_id)
     cells = explain_cells(
         engine=engine,
         catalog=load_catalog(),
@@ -530,14 +531,7 @@ def metrics(
     from btm.metrics import ENTERPRISE, METRICS, compute_metrics, enterprise_metrics
     from btm.scoring import format_value
 
-    settings = Settings()
-    engine = store.engine_for(settings.effective_database_url)
-    with store.session_scope(engine) as session:
-        chosen = (
-            session.get(store.Cycle, cycle_id) if cycle_id else store.latest_cycle(session=session)
-        )
-    if chosen is None:
-        raise BtmError(f"no scored cycle {cycle_id or ''}; run `btm demo` or `btm run` first")
+    engine, chosen = _scored_cycle(cycle_id)
     evidence = assemble_evidence(engine=engine, cycle_id=chosen.id)
     as_of = cycle_as_of(chosen.id)
     table = compute_metrics(evidence.frames, as_of=as_of)
