@@ -302,6 +302,15 @@ def render_cycle_report(
     *, engine: sa.Engine, cycle_id: str, catalog: Catalog, rubric: Rubric
 ) -> RenderedReport:
     """Render the trend report of a scored cycle from what the database holds."""
+    return reporting.render_report(
+        report_context(engine=engine, cycle_id=cycle_id, catalog=catalog, rubric=rubric)
+    )
+
+
+def report_context(
+    *, engine: sa.Engine, cycle_id: str, catalog: Catalog, rubric: Rubric
+) -> reporting.ReportContext:
+    """The trend report's plain values for a scored cycle, from what the database holds."""
     plan = evidence_plan(engine=engine, cycle_id=cycle_id)
     with store.session_scope(engine) as session:
         # the cycle's original scores, labelled with their own rubric: a cycle re-run
@@ -315,7 +324,7 @@ def render_cycle_report(
             if previous_cycle
             else None
         )
-    context = reporting.build_report_context(
+    return reporting.build_report_context(
         catalog=catalog,
         cycle_id=cycle_id,
         previous_cycle_id=previous_cycle.id if previous_cycle else None,
@@ -329,7 +338,6 @@ def render_cycle_report(
         quality=quality_trend(engine=engine, up_to_cycle=cycle_id),
         warnings=plan.warnings,
     )
-    return reporting.render_report(context)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ import re
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from btm.evidence.gather import BatchResult
+from btm.reporting import ReportContext
 
 
 def artifact_key(*parts: str) -> str:
@@ -58,3 +59,46 @@ def publish_validation(result: BatchResult, *, cycle_id: str) -> None:
     summary = validation_markdown(result, cycle_id=cycle_id)
     create_table_artifact(validation_table(result), key=key, description=summary)
     create_markdown_artifact(summary, key=f"{key}-summary", description=f"{cycle_id} validation")
+
+
+def run_summary_markdown(report: ReportContext) -> str:
+    """The run's outcome at a glance: levels and their changes, movers, and the evidence
+    that was quarantined, stale or unreachable."""
+    enterprise = report.enterprise
+    lines = [
+        f"## BTM cycle {report.cycle_id}: enterprise level {enterprise.level_text} "
+        f"({enterprise.change.text} since {report.previous_cycle_text})",
+        "",
+        f"Rubric {report.rubric_version}. {report.rollup_rule}",
+        "",
+        "| roll-up | level | change | spread | known |",
+        "|---|---|---|---|---|",
+        *(
+            f"| {r.label} | {r.level_text} | {r.change.text} | {r.spread_text or '–'} | "
+            f"{r.coverage_text} |"
+            for r in (*report.areas, *report.units)
+        ),
+    ]
+    movers = [*report.rises, *report.falls]
+    if movers:
+        lines += ["", "**Movers**", ""]
+        lines += [
+            f"- {m.unit}, {m.capability_id} {m.capability_name}: {m.before_text} → "
+            f"{m.after_text} ({m.change.text})"
+            for m in movers
+        ]
+    evidence = [
+        *(f"- quarantined: {q.source} ({len(q.problems)} problems)" for q in report.quarantined),
+        *(f"- stale: {s.source}, from {s.from_cycle}: {s.reason}" for s in report.stale),
+        *(f"- unreachable: {n.source}: {n.error}" for n in report.sources if not n.reachable),
+    ]
+    lines += ["", "**Evidence**", "", *(evidence or ["- every source fresh and accepted"])]
+    return "\n".join(lines)
+
+
+def publish_run_summary(report: ReportContext) -> None:
+    create_markdown_artifact(
+        run_summary_markdown(report),
+        key=artifact_key("cycle", report.cycle_id, "summary"),
+        description=f"BTM cycle {report.cycle_id}: levels, changes and evidence",
+    )

@@ -19,7 +19,7 @@ from btm import cycle, store
 from btm.catalog import load_catalog
 from btm.evidence import gather
 from btm.evidence.sources import Source, Templating
-from btm.reporting import RenderedReport
+from btm.reporting import RenderedReport, render_report
 from btm.scoring import load_rubric
 from btm.settings import Settings
 from flows import artifacts
@@ -119,9 +119,11 @@ def score(evidence: cycle.CycleEvidence, settings: Settings) -> int:
 
 @task(cache_policy=NO_CACHE)
 def render(cycle_id: str, settings: Settings) -> RenderedReport:
-    return cycle.render_cycle_report(
+    context = cycle.report_context(
         engine=_engine(settings), cycle_id=cycle_id, catalog=load_catalog(), rubric=load_rubric()
     )
+    artifacts.publish_run_summary(context)
+    return render_report(context)
 
 
 @task(retries=3, retry_delay_seconds=[10, 60, 300], cache_policy=NO_CACHE)

@@ -64,6 +64,10 @@ def test_the_flow_runs_a_cycle_end_to_end(prefect_server: None, btm_home: Path) 
     summary = artifacts["validation-projects-projects-wealth-csv-summary"]
     assert summary.type == "markdown" and "row 5" in str(summary.data)
     assert "validation-investments-investments-retail-csv" in artifacts
+    run = artifacts["cycle-2026-q2-summary"]
+    assert run.type == "markdown" and "enterprise level" in str(run.data)
+    assert "quarantined: projects/projects-wealth.csv" in str(run.data)
+    assert "| Retail |" in str(run.data)
 
 
 def _sources_file(home: Path, ppm_location: str) -> Path:
