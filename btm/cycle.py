@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from email.message import EmailMessage
 from pathlib import Path
 
 import pandas as pd
@@ -340,6 +341,40 @@ def report_context(
     )
 
 
+def dispatch(message: EmailMessage, *, settings: Settings, name: str) -> tuple[str, str]:
+    """Send through SMTP when it is configured, else keep the message in the outbox as
+    `<name>.eml`; returns the channel and where the message went."""
+    if settings.smtp_host:
+        delivery.send_smtp(
+            message,
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            user=settings.smtp_user,
+            password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+            tls=settings.smtp_tls,
+        )
+        return "smtp", f"{settings.smtp_host}:{settings.smtp_port or ''}"
+    path = delivery.write_to_outbox(message, outbox_dir=settings.outbox_dir, name=name)
+    return "outbox", str(path)
+
+
+def failure_alert(
+    *, flow_name: str, run_name: str, state: str, detail: str, link: str, settings: Settings
+) -> EmailMessage | None:
+    """The ops team's email for a failed flow run; None when no ops address is set."""
+    if not settings.ops_email:
+        return None
+    message = EmailMessage()
+    message["Subject"] = f"BTM flow run {run_name} ({flow_name}): {state}"
+    message["From"] = settings.report_from
+    message["To"] = settings.ops_email
+    message.set_content(
+        f"The flow run {run_name} of {flow_name} ended {state}.\n\n"
+        f"{detail}\n\nOpen it in Prefect: {link}\n"
+    )
+    return message
+
+
 @dataclass(frozen=True)
 class DeliveryReport:
     cycle_id: str
@@ -370,21 +405,7 @@ def deliver_cycle_report(
     if not pending:
         return DeliveryReport(cycle_id, report_path, "none", None, (), skipped)
     message = delivery.build_message(rendered, sender=settings.report_from, recipients=pending)
-    if settings.smtp_host:
-        delivery.send_smtp(
-            message,
-            host=settings.smtp_host,
-            port=settings.smtp_port,
-            user=settings.smtp_user,
-            password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
-            tls=settings.smtp_tls,
-        )
-        channel, location = "smtp", f"{settings.smtp_host}:{settings.smtp_port or ''}"
-    else:
-        path = delivery.write_to_outbox(
-            message, outbox_dir=settings.outbox_dir, name=f"{cycle_id}-{AUDIENCE}"
-        )
-        channel, location = "outbox", str(path)
+    channel, location = dispatch(message, settings=settings, name=f"{cycle_id}-{AUDIENCE}")
     with store.session_scope(engine) as session:
         for recipient in pending:
             store.record_delivery(

@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = None
     smtp_tls: Literal["starttls", "ssl", "none"] = "starttls"
     report_from: str = "btm@example.org"
+    ops_email: str | None = Field(
+        default=None, description="Who is told when a flow run fails (BTM_OPS_EMAIL)"
+    )
     report_to: Annotated[list[str], NoDecode] = ["pmo@example.org"]
     target_state: str = Field(
         default="alignment",

@@ -23,6 +23,7 @@ from btm.reporting import RenderedReport, render_report
 from btm.scoring import load_rubric
 from btm.settings import Settings
 from flows import artifacts
+from flows.hooks import notify_ops
 
 
 def _engine(settings: Settings) -> sa.Engine:
@@ -163,7 +164,7 @@ def _gathered(
     return fetched
 
 
-@flow(name="quarterly-cycle", log_prints=True)
+@flow(name="quarterly-cycle", log_prints=True, on_failure=[notify_ops], on_crashed=[notify_ops])
 def quarterly_cycle(
     cycle_id: str | None = None,
     inbox: str | None = None,
