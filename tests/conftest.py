@@ -158,6 +158,18 @@ def smtp_server() -> Iterator[tuple[Controller, KeepingHandler]]:
 
 
 @pytest.fixture
+def smtp_settings(
+    smtp_server: tuple[Controller, KeepingHandler], monkeypatch: pytest.MonkeyPatch
+) -> KeepingHandler:
+    """BTM_SMTP_* pointing at the loopback server, plain SMTP; its handler keeps the mail."""
+    controller, handler = smtp_server
+    monkeypatch.setenv("BTM_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("BTM_SMTP_PORT", str(controller.port))
+    monkeypatch.setenv("BTM_SMTP_TLS", "none")
+    return handler
+
+
+@pytest.fixture
 def templating(tmp_path: Path) -> Templating:
     """Placeholders filled for the cycle 2026-Q3, with BTM_HOME at tmp_path."""
     return Templating(

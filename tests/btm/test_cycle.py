@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from aiosmtpd.controller import Controller
 
 from btm import cycle, store
 from btm.errors import BtmError, ConfigurationError
@@ -130,12 +129,9 @@ def test_with_smtp_configured_the_report_is_sent_once_per_recipient(
     btm_home: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-    smtp_server: tuple[Controller, KeepingHandler],
+    smtp_settings: KeepingHandler,
 ) -> None:
-    controller, handler = smtp_server
-    monkeypatch.setenv("BTM_SMTP_HOST", "127.0.0.1")
-    monkeypatch.setenv("BTM_SMTP_PORT", str(controller.port))
-    monkeypatch.setenv("BTM_SMTP_TLS", "none")
+    handler = smtp_settings
     monkeypatch.setenv("BTM_REPORT_TO", "pmo@example.org, cio@example.org")
     settings = Settings()
     write_quarter(tmp_path / "q1", case_share=0.6)

@@ -4,7 +4,6 @@ from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from flows.quarterly_cycle import quarterly_cycle
 from tests.conftest import KeepingHandler
@@ -16,12 +15,9 @@ def test_a_failed_run_is_emailed_to_ops_with_a_link(
     prefect_server: None,
     btm_home: Path,
     monkeypatch: pytest.MonkeyPatch,
-    smtp_server: tuple[Controller, KeepingHandler],
+    smtp_settings: KeepingHandler,
 ) -> None:
-    controller, handler = smtp_server
-    monkeypatch.setenv("BTM_SMTP_HOST", "127.0.0.1")
-    monkeypatch.setenv("BTM_SMTP_PORT", str(controller.port))
-    monkeypatch.setenv("BTM_SMTP_TLS", "none")
+    handler = smtp_settings
     monkeypatch.setenv("BTM_OPS_EMAIL", "ops@example.org")
 
     state = quarterly_cycle(cycle_id="2026-Q5", return_state=True)
