@@ -319,6 +319,7 @@ def sources_check(
     """Try each configured source: reachable, rows, latency, and the error with its fix.
 
     Nothing is archived or stored. Exit code 1 when any source fails."""
+    import flows  # noqa: F401  (lets sources read Prefect Secret blocks)
     from btm.cycle import cycle_for, templating
     from btm.evidence.gather import check_source, configured_sources
 

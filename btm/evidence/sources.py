@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import re
 import string
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -55,16 +55,23 @@ class SecretRef(_Strict):
                     f"the environment variable {self.env} is not set; export it with the secret"
                 )
             return value
-        from prefect.blocks.system import Secret  # Prefect only when a block is named
-
-        try:
-            block: Any = Secret.load(str(self.block))
-            return str(block.get())
-        except ValueError as exc:
+        if _block_loader is None:
             raise ConfigurationError(
-                f"Prefect Secret block {self.block!r} cannot be loaded ({exc}); create it "
-                f"with `prefect block create secret` or in the Prefect UI"
-            ) from exc
+                f"the secret is the Prefect Secret block {self.block!r}, which only the flows "
+                "can read; run through `btm run` or the deployment, or name an env variable"
+            )
+        return _block_loader(str(self.block))
+
+
+BlockLoader = Callable[[str], str]
+_block_loader: BlockLoader | None = None
+
+
+def use_block_loader(loader: BlockLoader) -> None:
+    """How `{block: NAME}` secrets are read. The orchestration layer (flows/) installs
+    Prefect's Secret blocks here, so this library never imports Prefect."""
+    global _block_loader
+    _block_loader = loader
 
 
 class Auth(_Strict):

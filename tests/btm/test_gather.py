@@ -387,3 +387,13 @@ def test_every_example_in_the_sources_guide_is_a_valid_source(tmp_path: Path) ->
     assert [s.connector for s in loaded] == ["files", "sql", "jira", "rest"]
     demo = load_sources(Path(cycle.__file__).parent / "data" / "demo-sources.yaml")
     assert {s.connector for s in demo} == {"files", "sql"}
+
+
+def test_a_secret_block_needs_the_flows_to_read_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    from btm.evidence import sources
+
+    monkeypatch.setattr(sources, "_block_loader", None)
+    with pytest.raises(ConfigurationError, match="only the flows can read"):
+        sources.SecretRef(block="jira-token").resolve()
+    monkeypatch.setattr(sources, "_block_loader", lambda name: f"value of {name}")
+    assert sources.SecretRef(block="jira-token").resolve() == "value of jira-token"
