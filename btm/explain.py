@@ -72,15 +72,17 @@ def _kind_of(metric: str, rubric: Rubric) -> str | None:
     return planned.kind if planned else None
 
 
-def _evidence(engine: sa.Engine, cycle_id: str, hashes: list[str]) -> dict[str, list[EvidenceLine]]:
-    """The batches behind a unit's scores, by evidence kind, with their age."""
-    plan = evidence_plan(engine=engine, cycle_id=cycle_id)
+def _evidence(
+    engine: sa.Engine, cycle_id: str, hashes: list[str], carried: dict[int, str]
+) -> dict[str, list[EvidenceLine]]:
+    """The batches behind a unit's scores, by evidence kind, with their age (`carried`:
+    the batches the cycle's plan brought forward, and the cycle each came from)."""
     as_of = cycle_as_of(cycle_id)
     lines: dict[str, list[EvidenceLine]] = {}
     with store.session_scope(engine) as session:
         statement = select(store.EvidenceBatch).where(col(store.EvidenceBatch.sha256).in_(hashes))
         for batch in session.exec(statement):
-            from_cycle = plan.carried.get(batch.id or -1, cycle_id)
+            from_cycle = carried.get(batch.id or -1, cycle_id)
             lines.setdefault(batch.kind, []).append(
                 EvidenceLine(
                     f"{batch.source}/{batch.part}",
@@ -124,7 +126,13 @@ def explain(
             + (f" for unit {unit!r}" if unit else "")
             + "; check the cycle with `btm status` and the unit's name"
         )
-    evidence_by_unit = {s.unit: _evidence(engine, cycle_id, s.evidence_hashes) for s in scores}
+    # one plan for the cycle and one evidence lookup per unit, not one per score
+    carried = evidence_plan(engine=engine, cycle_id=cycle_id).carried
+    hashes = {s.unit: s.evidence_hashes for s in scores}
+    evidence_by_unit = {
+        unit: _evidence(engine, cycle_id, unit_hashes, carried)
+        for unit, unit_hashes in hashes.items()
+    }
     return [_explained(score, named.name, rubric, evidence_by_unit[score.unit]) for score in scores]
 
 
