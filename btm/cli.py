@@ -21,7 +21,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from btm import store
+from btm import improvement, store
 from btm.catalog import DATA_DIR, load_catalog
 from btm.errors import BtmError
 from btm.evidence.gather import source_notes
@@ -78,27 +78,74 @@ def demo() -> None:
 
     The sample is gathered through `btm/data/demo-sources.yaml`: drop folders of CSV, JSON
     and XLSX files, and a SQL database read with a bound query."""
+    from btm.cycle import cycle_as_of
     from btm.evidence.sample import DEMO_CYCLES, generate_sample_evidence
+    from flows.evidence_refresh import evidence_refresh
+    from flows.initiative_pulse import initiative_pulse
 
     settings = Settings()
+    engine = store.engine_for(settings.effective_database_url)
     generate_sample_evidence(settings.inbox_dir, cycles=DEMO_CYCLES)
     console.print(f"sample evidence for {', '.join(DEMO_CYCLES)} in {settings.inbox_dir}")
-    results = [_run_cycle(cycle_id, sources=DEMO_SOURCES) for cycle_id in DEMO_CYCLES]
-    for result in results:
-        quarantined = ", ".join(result["quarantined"]) or "none"
+    results = []
+    for n, cycle_id in enumerate(DEMO_CYCLES):
+        if n:
+            # the quarter's weekly refreshes and monthly pulses, in one of each
+            evidence_refresh(cycle_id=cycle_id, sources_file=str(DEMO_SOURCES))
+            pulsed = initiative_pulse(as_of=cycle_as_of(cycle_id).isoformat())
+            states = ", ".join(f"{k} {s}" for s, k in pulsed["states"].items())
+            console.print(f"  pulse {pulsed['as_of']}: {states or 'nothing executing'}")
+        result = _run_cycle(cycle_id, sources=DEMO_SOURCES)
+        results.append(result)
         scored = (
             f"{result['scores']} scores"
             if result["rescored"]
             else "evidence unchanged, scores kept"
         )
+        quarantined = ", ".join(result["quarantined"]) or "none"
         console.print(
-            f"[bold]{result['cycle']}[/bold]: {scored}; quarantined: {quarantined}; "
+            f"[bold]{cycle_id}[/bold]: {scored}; quarantined: {quarantined}; "
             f"email: {result['delivery'] or 'already delivered'}"
         )
+        for line in result["phases"]:
+            console.print(f"  {line}")
+        if n < len(DEMO_CYCLES) - 1:
+            console.print(f"  {_demo_review(engine, cycle_id, settings)}")
     last = results[-1]
     console.print(f"\nreport: {last['report']}")
     console.print(f"emails: {settings.outbox_dir}")
-    console.print(f"levels: btm status   sources: btm sources check --sources {DEMO_SOURCES}")
+    console.print("phases: btm status   backlog: btm initiatives list   history: btm cycle history")
+
+
+def _demo_review(engine: sa.Engine, cycle_id: str, settings: Settings) -> str:
+    """The PMO's part of the demo: export the backlog, link projects, import, approve.
+    A cycle already past design (a second demo run) is left as it is."""
+    from btm.cycle import cycle_as_of
+    from btm.evidence.sample import review_backlog
+
+    with store.session_scope(engine) as session:
+        phase = improvement.phase_of(session=session, cycle_id=cycle_id)
+    if phase is None or phase.phase != "design":
+        return f"{cycle_id}: {phase.phase if phase else 'not opened'}, already reviewed"
+    path = settings.resolved_home / "reviews" / f"{cycle_id}-backlog.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    improvement.export_backlog(engine=engine, cycle_id=cycle_id, path=path)
+    _, projects = improvement.latest_projects(engine=engine, as_of=cycle_as_of(cycle_id))
+    active = projects.loc[projects["status"] == "active", "project_id"].astype(str).tolist()
+    review_backlog(path, active_projects=active)
+    catalog = load_catalog()
+    imported = improvement.import_backlog(
+        engine=engine, cycle_id=cycle_id, path=path, catalog=catalog, settings=settings
+    )
+    change = improvement.advance(
+        engine=engine,
+        cycle_id=cycle_id,
+        actor="demo PMO",
+        reason=f"backlog reviewed in {path.name}: {imported.summary}",
+        catalog=catalog,
+        settings=settings,
+    )
+    return f"{cycle_id}: backlog reviewed ({imported.summary}) and approved: {change.phase}"
 
 
 SourcesOption = Annotated[
@@ -185,6 +232,7 @@ def status(
         shown = rubric or cycle.rubric_version
         scores = store.get_scores(session=session, cycle_id=cycle.id, rubric_version=shown)
     sources = source_notes(engine=engine, now=store.utcnow())
+    phases = improvement.phase_statuses(engine=engine, settings=Settings())
     if as_json:
         payload = {
             "cycle": cycle.id,
@@ -216,6 +264,7 @@ def status(
                 }
                 for n in sources
             ],
+            "phases": [p.to_json() for p in phases],
         }
         sys.stdout.write(json.dumps(payload, indent=2) + "\n")
         return
@@ -234,6 +283,7 @@ def status(
             f"btm status --cycle {cycle.id} --rubric VERSION"
         )
     _print_sources(sources)
+    _print_phases(phases)
 
 
 @app.command()
@@ -596,3 +646,245 @@ def rubric(
     ]
     sys.stdout.write(json.dumps({"version": load_rubric().version, "rules": rules}, indent=2))
     sys.stdout.write("\n")
+
+
+cycle_app = typer.Typer(help="The improvement cycle: assess, design, execute, improve.")
+app.add_typer(cycle_app, name="cycle")
+initiatives_app = typer.Typer(help="The improvement backlog the PMO reviews as a file.")
+app.add_typer(initiatives_app, name="initiatives")
+
+
+def _cycle_in(phases: tuple[str, ...], cycle_id: str | None) -> tuple[sa.Engine, str]:
+    """The given cycle, or the newest one in one of `phases`."""
+    settings = Settings()
+    engine = store.engine_for(settings.effective_database_url)
+    if cycle_id:
+        return engine, cycle_id
+    with store.session_scope(engine) as session:
+        current = store.current_phases(session=session)
+    candidates = [c for c, p in current.items() if p.phase in phases]
+    if not candidates:
+        raise BtmError(
+            f"no cycle is in {' or '.join(phases)}; name one with --cycle "
+            "(`btm status` lists the cycles and their phases)"
+        )
+    return engine, candidates[-1]
+
+
+def _print_phases(statuses: list[improvement.PhaseStatus]) -> None:
+    """The open cycles: phase, since when, who moved them there, what they wait for."""
+    table = Table(title="Improvement cycle")
+    for column in ("cycle", "phase", "since", "by", "waits for"):
+        table.add_column(column)
+    open_cycles = [s for s in statuses if s.phase != "closed"]
+    for s in open_cycles:
+        table.add_row(s.cycle_id, s.phase, s.since, s.actor, s.waits_for)
+    console.print(table)
+    closed = len(statuses) - len(open_cycles)
+    if closed:
+        console.print(f"{closed} closed cycle(s): btm cycle history")
+
+
+CycleOption = Annotated[str | None, typer.Option("--cycle", help="Cycle id, e.g. 2026-Q3")]
+
+
+@cycle_app.command("advance")
+@friendly
+def cycle_advance(
+    by: Annotated[str, typer.Option("--by", help="Who advances it (recorded)")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (recorded)")],
+    cycle_id: CycleOption = None,
+) -> None:
+    """Move a cycle to its next phase. From design this is the PMO's approval of the
+    backlog; from execute it reviews the cycle against the next one and closes it.
+    Default: the newest cycle in design."""
+    engine, chosen = _cycle_in(("design", "assess", "execute", "improve"), cycle_id)
+    change = improvement.advance(
+        engine=engine,
+        cycle_id=chosen,
+        actor=by,
+        reason=reason,
+        catalog=load_catalog(),
+        settings=Settings(),
+    )
+    console.print(f"{chosen}: {change.phase} (by {change.actor}: {change.reason})")
+
+
+@cycle_app.command("history")
+@friendly
+def cycle_history(
+    cycle_id: CycleOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """Every phase change of a cycle (default: all cycles): who, when and why."""
+    settings = Settings()
+    engine = store.engine_for(settings.effective_database_url)
+    with store.session_scope(engine) as session:
+        chosen = [cycle_id] if cycle_id else list(store.current_phases(session=session))
+        changes = [c for i in chosen for c in store.phase_history(session=session, cycle_id=i)]
+    if as_json:
+        rows = [
+            {
+                "cycle": c.cycle_id,
+                "phase": c.phase,
+                "entered_at": c.entered_at.isoformat(),
+                "actor": c.actor,
+                "reason": c.reason,
+            }
+            for c in changes
+        ]
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        return
+    table = Table(title="Phase changes")
+    for column in ("cycle", "phase", "entered", "by", "why"):
+        table.add_column(column)
+    for c in changes:
+        table.add_row(c.cycle_id, c.phase, f"{c.entered_at:%Y-%m-%d %H:%M}", c.actor, c.reason)
+    console.print(table)
+
+
+@app.command("calendar")
+@friendly
+def calendar_command(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """The fiscal calendar: the quarters around today and the quarterly cron line."""
+    from btm import fiscal
+
+    settings = Settings()
+    calendar = fiscal.current()
+    today = date.today()
+    now = calendar.containing(today)
+    quarters = [calendar.previous(now), now, calendar.next(now), calendar.next(calendar.next(now))]
+    rows = [
+        {
+            "cycle": q,
+            "months": calendar.months(q),
+            "start": calendar.start(q).isoformat(),
+            "as_of": calendar.as_of(q).isoformat(),
+            "assessed_on": calendar.start(calendar.next(q)).isoformat(),
+        }
+        for q in quarters
+    ]
+    if as_json:
+        payload = {
+            "fiscal_year_start_month": settings.fiscal_year_start_month,
+            "in_progress": now,
+            "quarters": rows,
+            "quarterly_cron": calendar.cron(),
+        }
+        sys.stdout.write(json.dumps(payload, indent=2) + "\n")
+        return
+    table = Table(
+        title=f"Fiscal quarters (the fiscal year starts in month "
+        f"{settings.fiscal_year_start_month}, BTM_FISCAL_YEAR_START_MONTH)"
+    )
+    for column in ("cycle", "months", "first day", "as of", "assessed on"):
+        table.add_column(column)
+    for row in rows:
+        marker = " (in progress)" if row["cycle"] == now else ""
+        table.add_row(
+            f"{row['cycle']}{marker}", row["months"], row["start"], row["as_of"], row["assessed_on"]
+        )
+    console.print(table)
+    console.print(f'quarterly-cycle cron in prefect.yaml: "{calendar.cron()}"')
+
+
+@initiatives_app.command("list")
+@friendly
+def initiatives_list(
+    cycle_id: CycleOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """The backlog of a cycle (default: the newest cycle in design or execute), with each
+    initiative's latest pulse."""
+    engine, chosen = _cycle_in(("design", "execute", "improve", "closed"), cycle_id)
+    with store.session_scope(engine) as session:
+        backlog = store.initiatives_of(session=session, cycle_id=chosen)
+        pulses = store.latest_pulses(session=session, initiative_ids=[i.id for i in backlog])
+    if as_json:
+        rows = [
+            {
+                **i.model_dump(mode="json", exclude={"created_at", "updated_at"}),
+                "pulse": pulses[i.id].model_dump(mode="json") if i.id in pulses else None,
+            }
+            for i in backlog
+        ]
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        return
+    table = Table(title=f"Improvement backlog of {chosen}")
+    for column in ("#", "initiative", "target", "priority", "owner", "due", "status", "pulse"):
+        table.add_column(column)
+    for i in backlog:
+        pulse = pulses.get(i.id)
+        state = f"{pulse.state} ({pulse.progress or 0:.0f} %)" if pulse else "–"
+        table.add_row(
+            str(i.rank),
+            f"{i.capability} {i.dimension}",
+            f"{i.level if i.level is not None else '?'} → {i.target_level}",
+            f"{i.priority:.2f}",
+            i.owner,
+            i.due_cycle,
+            i.status,
+            state,
+        )
+    console.print(table)
+
+
+@initiatives_app.command("export")
+@friendly
+def initiatives_export(
+    path: Annotated[Path, typer.Argument(help="File to write: .csv, .yaml or .yml")],
+    cycle_id: CycleOption = None,
+) -> None:
+    """Write a cycle's backlog (default: the newest in design) for the PMO's review."""
+    engine, chosen = _cycle_in(("design", "execute"), cycle_id)
+    count = improvement.export_backlog(engine=engine, cycle_id=chosen, path=path)
+    console.print(
+        f"{count} initiatives of {chosen} written to {path}; edit owner, target_level, "
+        f"due_cycle, linked_projects, status or rank, then `btm initiatives import {path}`"
+    )
+
+
+@initiatives_app.command("import")
+@friendly
+def initiatives_import(
+    path: Annotated[Path, typer.Argument(help="The reviewed .csv, .yaml or .yml file")],
+    cycle_id: CycleOption = None,
+) -> None:
+    """Apply the PMO's reviewed backlog; every row is checked and nothing changes unless
+    all pass. Default cycle: the newest in design."""
+    engine, chosen = _cycle_in(("design", "execute"), cycle_id)
+    outcome = improvement.import_backlog(
+        engine=engine, cycle_id=chosen, path=path, catalog=load_catalog(), settings=Settings()
+    )
+    console.print(f"{chosen}: {outcome.summary}")
+
+
+@app.command()
+@friendly
+def pulse(
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Day of the reading, YYYY-MM-DD (default today)")
+    ] = None,
+) -> None:
+    """Run the initiative-pulse flow: read each executing initiative's linked projects."""
+    from flows.initiative_pulse import initiative_pulse
+
+    result = initiative_pulse(as_of=as_of)
+    states = ", ".join(f"{n} {s}" for s, n in result["states"].items()) or "no initiative"
+    console.print(f"pulse {result['as_of']}: {states} (evidence of {result['evidence_cycle']})")
+
+
+@app.command()
+@friendly
+def refresh(cycle_id: CycleOption = None, sources: SourcesOption = None) -> None:
+    """Run the evidence-refresh flow: gather and validate every source, without scoring."""
+    from flows.evidence_refresh import evidence_refresh
+
+    result = evidence_refresh(cycle_id=cycle_id, sources_file=str(sources) if sources else None)
+    quarantined = ", ".join(result["quarantined"]) or "none"
+    console.print(
+        f"{result['cycle']}: {result['batches']} batches ({result['new']} new); "
+        f"quarantined: {quarantined}"
+    )

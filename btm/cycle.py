@@ -2,23 +2,23 @@
 
 gather (btm.evidence.gather) -> assemble evidence -> metrics -> score -> report -> deliver.
 The Prefect flow in `flows/` calls these in order as tasks; tests call them directly.
-A cycle id names a calendar quarter (`2026-Q1`); its as-of date is the quarter's last day.
+A cycle id names a fiscal quarter (`2026-Q1`, see btm.fiscal); its as-of date is the
+quarter's last day.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from email.message import EmailMessage
 from pathlib import Path
 
 import pandas as pd
 import sqlalchemy as sa
 
-from btm import delivery, reporting, store
+from btm import delivery, fiscal, improvement, reporting, store
 from btm.catalog import Catalog
-from btm.errors import BtmError, ConfigurationError
+from btm.errors import BtmError
 from btm.evidence.gather import EvidencePlan, evidence_plan, quality_trend, source_notes
 from btm.evidence.kinds import load_kinds
 from btm.evidence.sources import Templating
@@ -28,7 +28,6 @@ from btm.scoring import CellScore, Rubric, score_units
 from btm.settings import Settings
 from btm.targets import Targets, load_targets
 
-_CYCLE = re.compile(r"^(\d{4})-Q([1-4])$")
 AUDIENCE = "stakeholders"
 
 
@@ -36,35 +35,33 @@ AUDIENCE = "stakeholders"
 
 
 def parse_cycle_id(cycle_id: str) -> tuple[int, int]:
-    match = _CYCLE.match(cycle_id)
-    if not match:
-        raise ConfigurationError(
-            f"cycle {cycle_id!r} is not a quarter id; write it as YYYY-Qn, e.g. 2026-Q1"
-        )
-    return int(match.group(1)), int(match.group(2))
+    """The fiscal year and quarter of a cycle id; a malformed id is a ConfigurationError."""
+    return fiscal.current().parse(cycle_id)
 
 
 def cycle_as_of(cycle_id: str) -> date:
     """The last day of the cycle's quarter."""
-    year, quarter = parse_cycle_id(cycle_id)
-    first_of_next = date(year + quarter // 4, quarter % 4 * 3 + 1, 1)
-    return first_of_next - timedelta(days=1)
+    return fiscal.current().as_of(cycle_id)
 
 
 def cycle_for(day: date) -> str:
     """The last quarter that ended before `day`: the cycle a run on that day assesses."""
-    quarter = (day.month - 1) // 3 + 1
-    year = day.year
-    quarter -= 1
-    if quarter == 0:
-        year, quarter = year - 1, 4
-    return f"{year}-Q{quarter}"
+    return fiscal.current().ended_before(day)
+
+
+def cycle_containing(day: date) -> str:
+    """The quarter that `day` falls in."""
+    return fiscal.current().containing(day)
 
 
 def cycle_start(cycle_id: str) -> date:
     """The first day of the cycle's quarter."""
-    year, quarter = parse_cycle_id(cycle_id)
-    return date(year, quarter * 3 - 2, 1)
+    return fiscal.current().start(cycle_id)
+
+
+def next_cycle_id(cycle_id: str) -> str:
+    """The quarter after the cycle's."""
+    return fiscal.current().next(cycle_id)
 
 
 def templating(cycle_id: str, settings: Settings) -> Templating:
@@ -300,16 +297,28 @@ def rescore_cycle(
 
 
 def render_cycle_report(
-    *, engine: sa.Engine, cycle_id: str, catalog: Catalog, rubric: Rubric
+    *,
+    engine: sa.Engine,
+    cycle_id: str,
+    catalog: Catalog,
+    rubric: Rubric,
+    settings: Settings | None = None,
 ) -> RenderedReport:
     """Render the trend report of a scored cycle from what the database holds."""
     return reporting.render_report(
-        report_context(engine=engine, cycle_id=cycle_id, catalog=catalog, rubric=rubric)
+        report_context(
+            engine=engine, cycle_id=cycle_id, catalog=catalog, rubric=rubric, settings=settings
+        )
     )
 
 
 def report_context(
-    *, engine: sa.Engine, cycle_id: str, catalog: Catalog, rubric: Rubric
+    *,
+    engine: sa.Engine,
+    cycle_id: str,
+    catalog: Catalog,
+    rubric: Rubric,
+    settings: Settings | None = None,
 ) -> reporting.ReportContext:
     """The trend report's plain values for a scored cycle, from what the database holds."""
     plan = evidence_plan(engine=engine, cycle_id=cycle_id)
@@ -338,6 +347,10 @@ def report_context(
         sources=source_notes(engine=engine, now=store.utcnow()),
         quality=quality_trend(engine=engine, up_to_cycle=cycle_id),
         warnings=plan.warnings,
+        cycle_months=fiscal.current().months(cycle_id),
+        improvement=improvement.report_section(
+            engine=engine, cycle_id=cycle_id, catalog=catalog, settings=settings or Settings()
+        ),
     )
 
 

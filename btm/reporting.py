@@ -221,6 +221,39 @@ class LegendEntry:
 
 
 @dataclass(frozen=True)
+class InitiativeLine:
+    """One improvement initiative as the report lists it."""
+
+    rank: int
+    capability_id: str
+    capability_name: str
+    dimension: str
+    target_text: str  # "level 2 → 3"
+    owner: str
+    due_cycle: str
+    status: str  # proposed, approved or dropped
+    state: str  # the latest pulse: on track, at risk, off track, done, no evidence; or ""
+    progress_text: str  # "62 %" or "–"
+    outcome_text: str  # after the improve review: "reached" or "not yet: <units> below 3"
+    findings: tuple[str, ...]
+    projects_text: str  # the linked project ids, or "none linked"
+
+
+@dataclass(frozen=True)
+class Improvement:
+    """Where the cycle stands in assess -> design -> execute -> improve, with the
+    initiatives executed since the previous cycle and the cycle's own backlog."""
+
+    phase_text: str
+    executed_cycle_id: str | None
+    executed: tuple[InitiativeLine, ...]
+    backlog: tuple[InitiativeLine, ...]
+    backlog_text: str  # "proposed, waiting for the PMO's approval" or "approved by ..."
+    regressions: tuple[str, ...]  # the largest falls of a unit's level, at most a dozen
+    regression_count: int  # all of them
+
+
+@dataclass(frozen=True)
 class ReportContext:
     """Everything the templates show, already computed and formatted."""
 
@@ -246,6 +279,8 @@ class ReportContext:
     rollup_rule: str
     change_rule: str
     unknown_meaning: str
+    cycle_months: str = ""  # the fiscal quarter's months, e.g. "Jul–Sep 2026"
+    improvement: Improvement | None = None
 
 
 @dataclass(frozen=True)
@@ -298,6 +333,8 @@ def build_report_context(
     sources: Sequence[SourceNote] = (),
     quality: Sequence[QualityPoint] = (),
     warnings: Sequence[DataQualityNote] = (),
+    cycle_months: str = "",
+    improvement: Improvement | None = None,
 ) -> ReportContext:
     """Reduce this cycle's and the previous cycle's scores to the report's plain values.
 
@@ -387,6 +424,8 @@ def build_report_context(
         rollup_rule=ROLLUP_RULE,
         change_rule=CHANGE_RULE,
         unknown_meaning=UNKNOWN_MEANING,
+        cycle_months=cycle_months,
+        improvement=improvement,
     )
 
 

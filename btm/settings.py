@@ -40,6 +40,24 @@ class Settings(BaseSettings):
         "catalogue's states; it sets every capability's target level",
     )
 
+    fiscal_year_start_month: int = Field(
+        default=1,
+        ge=1,
+        le=12,
+        description="The first month of the fiscal year, 1-12 (BTM_FISCAL_YEAR_START_MONTH); "
+        "cycle ids name fiscal quarters, the fiscal year by the calendar year it ends in",
+    )
+    organisation: str = Field(
+        default="default",
+        min_length=1,
+        description="The organisation this BTM_HOME belongs to (BTM_ORGANISATION); two flow "
+        "runs for the same organisation never overlap",
+    )
+    pmo: str = Field(
+        default="the PMO",
+        description="Who approves the improvement backlog, as shown in status and reports",
+    )
+
     @field_validator("report_to", mode="before")
     @classmethod
     def _split_recipients(cls, value: object) -> object:

@@ -139,6 +139,71 @@ class Delivery(SQLModel, table=True):
     delivered_at: datetime = Field(default_factory=utcnow)
 
 
+class PhaseChange(SQLModel, table=True):
+    """One step of a cycle through assess, design, execute, improve and closed: who moved
+    it, when and why. Appended, never updated: the cycle's phase is its latest row."""
+
+    __tablename__ = "phase_change"
+
+    id: int | None = Field(default=None, primary_key=True)
+    cycle_id: str = Field(foreign_key="cycle.id", index=True)
+    phase: str
+    entered_at: datetime = Field(default_factory=utcnow)
+    actor: str = Field(description="a person, or the flow run that moved it")
+    reason: str
+
+
+class Initiative(SQLModel, table=True):
+    """An improvement initiative of a cycle's backlog: lift one capability x dimension of
+    the enterprise to a target level by a due cycle."""
+
+    id: str = Field(primary_key=True, description="<cycle>-<capability>-<dimension>")
+    cycle_id: str = Field(foreign_key="cycle.id", index=True)
+    rank: int
+    priority: float
+    capability: str
+    dimension: str
+    level: int | None = Field(
+        default=None, description="the lowest unit level of the cell when proposed"
+    )
+    target_level: int
+    gap: float = Field(description="the mean of the units' gaps to target when proposed")
+    owner: str
+    due_cycle: str
+    linked_projects: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    status: str = Field(default="proposed", description="proposed, approved or dropped")
+    title: str
+    guidance: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class InitiativePulse(SQLModel, table=True):
+    """One monthly reading of an initiative from its linked projects' evidence."""
+
+    __tablename__ = "initiative_pulse"
+
+    id: int | None = Field(default=None, primary_key=True)
+    initiative_id: str = Field(foreign_key="initiative.id", index=True)
+    as_of: date
+    state: str = Field(description="on track, at risk, off track, done or no evidence")
+    progress: float | None = Field(default=None, description="0-100, from percent complete")
+    findings: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    projects: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
+    pulsed_at: datetime = Field(default_factory=utcnow)
+
+
+class CycleReview(SQLModel, table=True):
+    """The improve phase's comparison of a cycle with the next cycle's levels."""
+
+    __tablename__ = "cycle_review"
+
+    cycle_id: str = Field(foreign_key="cycle.id", primary_key=True)
+    compared_with: str = Field(foreign_key="cycle.id")
+    review: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    reviewed_at: datetime = Field(default_factory=utcnow)
+
+
 _SQL_TYPES: dict[str, Any] = {
     "text": sa.Text,
     "decimal": sa.Float,
@@ -207,13 +272,66 @@ def session_scope(engine: sa.Engine) -> Iterator[Session]:
 # cycles -------------------------------------------------------------------------------
 
 
-def open_cycle(*, session: Session, cycle_id: str, as_of: date) -> Cycle:
+def open_cycle(
+    *,
+    session: Session,
+    cycle_id: str,
+    as_of: date,
+    actor: str = "btm",
+    reason: str = "opened to gather its evidence",
+) -> Cycle:
+    """The cycle, opened in its assess phase when it did not exist yet."""
     cycle = session.get(Cycle, cycle_id)
     if cycle is None:
         cycle = Cycle(id=cycle_id, as_of=as_of)
         session.add(cycle)
+        session.flush()
+        session.add(PhaseChange(cycle_id=cycle_id, phase="assess", actor=actor, reason=reason))
         session.commit()
     return cycle
+
+
+def phase_history(*, session: Session, cycle_id: str) -> list[PhaseChange]:
+    statement = select(PhaseChange).where(PhaseChange.cycle_id == cycle_id)
+    return list(session.exec(statement.order_by(col(PhaseChange.id))))
+
+
+def current_phases(*, session: Session) -> dict[str, PhaseChange]:
+    """Every cycle's latest phase change, by cycle id, in cycle order."""
+    latest: dict[str, PhaseChange] = {}
+    for change in session.exec(select(PhaseChange).order_by(col(PhaseChange.id))):
+        latest[change.cycle_id] = change
+    return dict(sorted(latest.items()))
+
+
+def initiatives_of(*, session: Session, cycle_id: str) -> list[Initiative]:
+    statement = select(Initiative).where(Initiative.cycle_id == cycle_id)
+    return list(session.exec(statement.order_by(col(Initiative.rank))))
+
+
+def latest_pulses(*, session: Session, initiative_ids: Sequence[str]) -> dict[str, InitiativePulse]:
+    """Each initiative's newest pulse reading."""
+    statement = select(InitiativePulse).where(
+        col(InitiativePulse.initiative_id).in_(initiative_ids)
+    )
+    latest: dict[str, InitiativePulse] = {}
+    for pulse in session.exec(
+        statement.order_by(col(InitiativePulse.as_of), col(InitiativePulse.id))
+    ):
+        latest[pulse.initiative_id] = pulse
+    return latest
+
+
+def replace_pulses(*, session: Session, as_of: date, pulses: Sequence[InitiativePulse]) -> None:
+    """Store a pulse's readings, replacing any earlier reading of the same day."""
+    ids = [p.initiative_id for p in pulses]
+    session.exec(
+        delete(InitiativePulse).where(
+            col(InitiativePulse.as_of) == as_of, col(InitiativePulse.initiative_id).in_(ids)
+        )
+    )
+    session.add_all(pulses)
+    session.commit()
 
 
 def complete_cycle(
@@ -317,6 +435,12 @@ def latest_fetches(*, session: Session, cycle_id: str) -> dict[str, list[SourceF
         if row.attempt == last_attempt[row.source]:
             latest.setdefault(row.source, []).append(row)
     return dict(sorted(latest.items()))
+
+
+def newest_cycle_fetched(*, session: Session, up_to: str) -> str | None:
+    """The newest cycle, up to `up_to`, whose sources were fetched."""
+    statement = select(SourceFetch.cycle_id).where(col(SourceFetch.cycle_id) <= up_to)
+    return session.exec(statement.order_by(col(SourceFetch.cycle_id).desc())).first()
 
 
 def last_cycle_using(*, session: Session, batch_id: int, before_cycle: str) -> str | None:

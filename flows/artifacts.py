@@ -7,7 +7,8 @@ import re
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from btm.evidence.gather import BatchResult
-from btm.reporting import ReportContext
+from btm.improvement import Pulse
+from btm.reporting import Improvement, ReportContext
 
 
 def artifact_key(*parts: str) -> str:
@@ -93,6 +94,12 @@ def run_summary_markdown(report: ReportContext) -> str:
         *(f"- unreachable: {n.source}: {n.error}" for n in report.sources if not n.reachable),
     ]
     lines += ["", "**Evidence**", "", *(evidence or ["- every source fresh and accepted"])]
+    if report.improvement is not None:
+        section = report.improvement
+        lines += ["", f"**Phase**: {section.phase_text}"]
+        if section.regressions:
+            lines += ["", f"**Regressions** ({section.regression_count} unit levels fell)", ""]
+            lines += [f"- {r}" for r in section.regressions]
     return "\n".join(lines)
 
 
@@ -101,4 +108,61 @@ def publish_run_summary(report: ReportContext) -> None:
         run_summary_markdown(report),
         key=artifact_key("cycle", report.cycle_id, "summary"),
         description=f"BTM cycle {report.cycle_id}: levels, changes and evidence",
+    )
+
+
+def initiative_rows(section: Improvement) -> list[dict[str, object]]:
+    """The executed initiatives with their pulse and outcome, then the cycle's backlog."""
+    rows: list[dict[str, object]] = [
+        {
+            "cycle": cycle,
+            "rank": i.rank,
+            "initiative": f"{i.capability_id} {i.capability_name}, {i.dimension}",
+            "target": i.target_text,
+            "owner": i.owner,
+            "status": i.status,
+            "pulse": i.state or "no pulse",
+            "progress": i.progress_text,
+            "outcome": i.outcome_text,
+            "projects": i.projects_text,
+        }
+        for cycle, lines in (
+            (section.executed_cycle_id or "", section.executed),
+            ("this cycle", section.backlog),
+        )
+        for i in lines
+    ]
+    return rows or [{"initiative": "none: no capability is below its target"}]
+
+
+def publish_initiatives(section: Improvement, *, cycle_id: str) -> None:
+    create_table_artifact(
+        initiative_rows(section),
+        key=artifact_key("initiatives", cycle_id),
+        description=f"BTM cycle {cycle_id}: {section.phase_text}",
+    )
+
+
+def pulse_rows(pulse: Pulse) -> list[dict[str, object]]:
+    return [
+        {
+            "initiative": initiative.id,
+            "owner": initiative.owner,
+            "state": reading.state,
+            "progress": "–" if reading.progress is None else f"{reading.progress:.0f} %",
+            "findings": "; ".join(reading.findings),
+        }
+        for initiative, reading in pulse.readings
+    ] or [{"initiative": "none: no cycle is executing an approved backlog"}]
+
+
+def publish_pulse(pulse: Pulse) -> None:
+    off = pulse.count("off track")
+    create_table_artifact(
+        pulse_rows(pulse),
+        key=artifact_key("pulse", pulse.as_of.isoformat()),
+        description=(
+            f"Initiative pulse {pulse.as_of}: {len(pulse.readings)} initiatives, {off} off "
+            f"track, from the project evidence of {pulse.evidence_cycle or 'no cycle'}"
+        ),
     )

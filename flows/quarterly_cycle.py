@@ -14,8 +14,9 @@ import sqlalchemy as sa
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import PrefectFuture
+from prefect.runtime import flow_run
 
-from btm import cycle, store
+from btm import cycle, improvement, store
 from btm.catalog import load_catalog
 from btm.evidence import gather
 from btm.evidence.sources import Source, Templating
@@ -23,6 +24,7 @@ from btm.reporting import RenderedReport, render_report
 from btm.scoring import load_rubric
 from btm.settings import Settings
 from flows import artifacts
+from flows.concurrency import one_run_per_organisation
 from flows.hooks import notify_ops
 
 
@@ -119,11 +121,34 @@ def score(evidence: cycle.CycleEvidence, settings: Settings) -> int:
 
 
 @task(cache_policy=NO_CACHE)
+def move_phases(cycle_id: str, settings: Settings) -> improvement.Progress:
+    """The scored cycle goes to design with its proposed backlog; a cycle that was
+    executing is improved and closed. The PMO's approval gate is never passed here."""
+    progress = improvement.after_assessment(
+        engine=_engine(settings),
+        cycle_id=cycle_id,
+        catalog=load_catalog(),
+        settings=settings,
+        actor=run_actor(),
+    )
+    logger = get_run_logger()
+    for line in progress.lines(settings):
+        (logger.warning if "waits" in line else logger.info)("%s", line)
+    return progress
+
+
+@task(cache_policy=NO_CACHE)
 def render(cycle_id: str, settings: Settings) -> RenderedReport:
     context = cycle.report_context(
-        engine=_engine(settings), cycle_id=cycle_id, catalog=load_catalog(), rubric=load_rubric()
+        engine=_engine(settings),
+        cycle_id=cycle_id,
+        catalog=load_catalog(),
+        rubric=load_rubric(),
+        settings=settings,
     )
     artifacts.publish_run_summary(context)
+    if context.improvement is not None:
+        artifacts.publish_initiatives(context.improvement, cycle_id=cycle_id)
     return render_report(context)
 
 
@@ -135,6 +160,33 @@ def deliver(rendered: RenderedReport, cycle_id: str, settings: Settings) -> cycl
     if outcome.skipped:
         get_run_logger().info("already delivered to %s; not sent again", ", ".join(outcome.skipped))
     return outcome
+
+
+def run_actor() -> str:
+    """Who moves a cycle when a flow does: the flow run, by name."""
+    return f"flow run {flow_run.name} ({flow_run.flow_name})"
+
+
+def gather_evidence(
+    cycle_id: str, sources: list[Source], settings: Settings, *, force: bool = False
+) -> list[gather.BatchResult]:
+    """Fetch every source concurrently, each as its own task, then validate and store
+    what came back; a source that failed is recorded and its evidence goes stale."""
+    with store.session_scope(_engine(settings)) as session:
+        store.open_cycle(
+            session=session,
+            cycle_id=cycle_id,
+            as_of=cycle.cycle_as_of(cycle_id),
+            actor=run_actor(),
+        )
+    templating = cycle.templating(cycle_id, settings)
+    futures = [(s, _fetch_with_options(s).submit(s, templating, settings)) for s in sources]
+    fetched = _gathered(futures, cycle_id, settings)
+    return [
+        r
+        for f in gather.in_validation_order(fetched)
+        for r in validate_and_store(f, cycle_id, settings, force)
+    ]
 
 
 def _gathered(
@@ -186,18 +238,15 @@ def quarterly_cycle(
         home=settings.resolved_home,
         inbox=Path(inbox) if inbox else settings.inbox_dir / cycle_id,
     )
-    engine = _engine(settings)
-    with store.session_scope(engine) as session:
-        store.open_cycle(session=session, cycle_id=cycle_id, as_of=cycle.cycle_as_of(cycle_id))
+    with one_run_per_organisation(settings):
+        return _reassess(cycle_id, sources, settings, force=force)
 
-    templating = cycle.templating(cycle_id, settings)
-    futures = [(s, _fetch_with_options(s).submit(s, templating, settings)) for s in sources]
-    fetched = _gathered(futures, cycle_id, settings)
-    batches = [
-        r
-        for f in gather.in_validation_order(fetched)
-        for r in validate_and_store(f, cycle_id, settings, force)
-    ]
+
+def _reassess(
+    cycle_id: str, sources: list[Source], settings: Settings, *, force: bool
+) -> dict[str, Any]:
+    engine = _engine(settings)
+    batches = gather_evidence(cycle_id, sources, settings, force=force)
     fresh = {b.batch.id: b.frame for b in batches if b.frame is not None and b.batch.id is not None}
     plan = plan_evidence(cycle_id, settings)
     if not force and cycle.scores_are_current(
@@ -207,6 +256,7 @@ def quarterly_cycle(
         scored = None
     else:
         scored = score(assemble(cycle_id, plan, fresh, settings), settings)
+    progress = move_phases(cycle_id, settings)
     rendered = render(cycle_id, settings)
     delivered = deliver(rendered, cycle_id, settings)
     return {
@@ -217,4 +267,5 @@ def quarterly_cycle(
         "stale": [n.source for n in plan.stale],
         "report": str(delivered.report_path),
         "delivery": delivered.location,
+        "phases": progress.lines(settings),
     }

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from btm import cycle, store
+from btm import cycle, improvement, store
 from btm.catalog import load_catalog
 from btm.errors import BtmError
 from btm.evidence import gather
@@ -66,7 +66,10 @@ def run_cycle(
             engine=engine, cycle_id=cycle_id, rubric=rubric, settings=settings
         )
         cycle.save_scores(scores, engine=engine, evidence=evidence, rubric=rubric, targets=targets)
+    improvement.after_assessment(
+        engine=engine, cycle_id=cycle_id, catalog=CATALOG, settings=settings, actor="tests"
+    )
     rendered = cycle.render_cycle_report(
-        engine=engine, cycle_id=cycle_id, catalog=CATALOG, rubric=rubric
+        engine=engine, cycle_id=cycle_id, catalog=CATALOG, rubric=rubric, settings=settings
     )
     return cycle.deliver_cycle_report(rendered, engine=engine, cycle_id=cycle_id, settings=settings)

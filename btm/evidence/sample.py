@@ -30,7 +30,7 @@ from openpyxl import Workbook
 from openpyxl.writer.excel import ExcelWriter
 
 from btm.catalog import load_catalog
-from btm.cycle import cycle_as_of, parse_cycle_id
+from btm.cycle import cycle_as_of, cycle_start, parse_cycle_id
 from btm.errors import ConfigurationError
 from btm.evidence.kinds import kind_named
 
@@ -773,11 +773,6 @@ def _kind_rng(seed: int, index: int, tag: int) -> Rng:
     return np.random.default_rng([seed, index, tag])
 
 
-def _quarter_start(cycle: str) -> date:
-    year, quarter = parse_cycle_id(cycle)
-    return date(year, 3 * quarter - 2, 1)
-
-
 def _pick(u: float, options: Sequence[str], weights: Sequence[float]) -> str:
     """The option whose band of the cumulative weights holds the point u in [0, 1)."""
     edges = np.cumsum(weights) / float(sum(weights))
@@ -843,7 +838,7 @@ class _DecisionLog:
         self.offsets = tuple(self.rng.random(len(_DECISION_LATENTS)).tolist())
 
     def records(self, cycle: str, p: float) -> list[Record]:
-        start = _quarter_start(cycle)
+        start = cycle_start(cycle)
         span = (cycle_as_of(cycle) - start).days + 1
         count = int(self.rng.integers(15, 41))
         days = sorted(int(d) for d in self.rng.integers(0, span, count))
@@ -1344,3 +1339,17 @@ def generate_sample_evidence(
     _write_apm_database(out_dir / APM_DATABASE, _apm_rows(ordered, seed, maturity))
     written.append(out_dir / APM_DATABASE)
     return sorted(written)
+
+
+def review_backlog(path: Path, *, active_projects: Sequence[str], per_initiative: int = 2) -> None:
+    """The demo's stand-in for the PMO's review of an exported YAML backlog: link each
+    initiative to active projects of the portfolio, spread deterministically."""
+    import yaml
+
+    document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    projects = sorted(active_projects)
+    for n, initiative in enumerate(document["initiatives"]):
+        if projects:
+            picks = {projects[(n * 7 + k * 13) % len(projects)] for k in range(per_initiative)}
+            initiative["linked_projects"] = sorted(picks)
+    path.write_text(yaml.safe_dump(document, sort_keys=False, allow_unicode=True), "utf-8")

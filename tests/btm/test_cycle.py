@@ -1,6 +1,7 @@
 """The whole pipeline, driven through btm/ without Prefect."""
 
 import dataclasses
+from collections.abc import Mapping
 from datetime import date
 from email import message_from_bytes, policy
 from pathlib import Path
@@ -17,20 +18,31 @@ from tests.factories import rows, write_csv
 from tests.pipeline import CATALOG, RUBRIC, run_cycle
 
 
-def write_quarter(inbox: Path, *, case_share: float, bad_projects: bool = False) -> None:
+def write_quarter(
+    inbox: Path,
+    *,
+    case_share: float,
+    bad_projects: bool = False,
+    projects: Mapping[str, Mapping[str, str]] | None = None,
+) -> Path:
+    """Investments and projects of two units. `case_share` of the investments have a
+    business case; `bad_projects` gives one Wealth project a negative budget; `projects`
+    overrides fields of single projects by id (PRJ-Retail-0 .. PRJ-Wealth-9)."""
     for unit in ("Retail", "Wealth"):
         investments = rows("investments", 20, business_unit=unit)
         for i, record in enumerate(investments):
             record["investment_id"] = f"INV-{unit}-{i}"
             record["business_case"] = "yes" if i < case_share * 20 else "no"
         write_csv(inbox / f"investments-{unit.lower()}.csv", investments)
-        projects = rows("projects", 10, business_unit=unit)
-        for i, record in enumerate(projects):
+        records = rows("projects", 10, business_unit=unit)
+        for i, record in enumerate(records):
             record["project_id"] = f"PRJ-{unit}-{i}"
             record["investment_id"] = f"INV-{unit}-{i}"
+            record.update((projects or {}).get(record["project_id"], {}))
         if bad_projects and unit == "Wealth":
-            projects[3]["budget"] = "-5"
-        write_csv(inbox / f"projects-{unit.lower()}.csv", projects)
+            records[3]["budget"] = "-5"
+        write_csv(inbox / f"projects-{unit.lower()}.csv", records)
+    return inbox
 
 
 @pytest.fixture

@@ -298,4 +298,4 @@ def test_the_migrations_build_exactly_the_models_schema(engine: sa.Engine) -> No
         differences = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
         revision = connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
     assert differences == [], "the models changed: add an Alembic revision in btm/migrations"
-    assert revision == "0004"
+    assert revision == "0005"

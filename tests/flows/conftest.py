@@ -1,10 +1,16 @@
 """One Prefect test server for the whole session (about 20 s), shared by the flow tests."""
 
+import importlib
 from collections.abc import Iterator
 
 import pytest
 
 import flows  # noqa: F401  (sets Prefect's quiet defaults before Prefect is imported)
+
+# Prefect binds its console log handler to the stderr of the moment `prefect.main` is
+# first imported. Imported first inside a CliRunner, it would keep writing to that
+# runner's stream after it closes, and the next flow run in the process would fail.
+importlib.import_module("prefect.main")
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,6 @@
 """`btm demo`, twice, through the real flow on Prefect's test server."""
 
+import re
 from email import message_from_bytes, policy
 from pathlib import Path
 
@@ -10,12 +11,13 @@ from typer.testing import CliRunner
 from btm import store
 from btm.cli import app
 from btm.evidence.sample import BAD_SAMPLE, DEMO_CYCLES
+from btm.improvement import PHASES
 from btm.settings import Settings
 
 pytestmark = pytest.mark.prefect
 
 
-def _state(engine: sa.Engine) -> tuple[list[str], list[tuple], int, int]:
+def _state(engine: sa.Engine) -> tuple[list[str], list[tuple], int, int, list[tuple]]:
     with store.session_scope(engine) as session:
         cycles = [
             row[0] for row in session.exec(sa.select(store.Cycle.id).order_by(store.Cycle.id))
@@ -27,7 +29,12 @@ def _state(engine: sa.Engine) -> tuple[list[str], list[tuple], int, int]:
         ]
         deliveries = session.exec(sa.select(sa.func.count()).select_from(store.Delivery)).one()[0]
         batches = session.exec(sa.select(sa.func.count()).select_from(store.EvidenceBatch)).one()[0]
-    return cycles, scores, deliveries, batches
+        phases = [
+            (c.cycle_id, c.phase, c.actor)
+            for cycle_id in cycles
+            for c in store.phase_history(session=session, cycle_id=cycle_id)
+        ]
+    return cycles, scores, deliveries, batches, phases
 
 
 def test_demo_twice_leaves_the_same_cycles_scores_and_emails(
@@ -50,7 +57,7 @@ def test_demo_twice_leaves_the_same_cycles_scores_and_emails(
     assert _state(engine) == before
     assert {p.name: p.read_bytes() for p in settings.outbox_dir.glob("*.eml")} == emails
 
-    cycles, scores, deliveries, _ = before
+    cycles, scores, deliveries, _, phases = before
     assert cycles == list(DEMO_CYCLES)
     assert len(scores) == len(DEMO_CYCLES) * 5 * 17 * 4
     assert deliveries == len(DEMO_CYCLES) * len(settings.report_to)
@@ -59,6 +66,19 @@ def test_demo_twice_leaves_the_same_cycles_scores_and_emails(
     message = message_from_bytes(outbox[-1].read_bytes(), policy=policy.default)
     assert message.get_content_type() == "multipart/alternative"
     assert [p.get_content_type() for p in message.iter_parts()] == ["text/plain", "text/html"]
+
+    # every cycle but the last walked assess, design, the PMO's gate, execute, improve and
+    # closed; the last waits in design for the PMO, which no scheduled run passes
+    walked = {c: [(phase, actor) for cycle, phase, actor in phases if cycle == c] for c in cycles}
+    for cycle_id in DEMO_CYCLES[:-1]:
+        assert [phase for phase, _ in walked[cycle_id]] == list(PHASES)
+        assert dict(walked[cycle_id])["execute"] == "demo PMO"
+        assert "(quarterly-cycle)" in dict(walked[cycle_id])["improve"]
+    assert [phase for phase, _ in walked[DEMO_CYCLES[-1]]] == ["assess", "design"]
+    report = (settings.reports_dir / f"{DEMO_CYCLES[-1]}.html").read_text()
+    assert "Improvement initiatives" in report and f"Executed since {DEMO_CYCLES[-2]}" in report
+    assert re.search(r"<td[^>]*>\d+ %</td>", report), "an initiative's progress is shown"
+    assert "waiting for the PMO&#39;s approval" in report or "waiting for the PMO's" in report
 
     bad_cycle, bad_file = BAD_SAMPLE
     assert (settings.quarantine_dir / bad_cycle / "project-exports" / bad_file).exists()
