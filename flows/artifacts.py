@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
@@ -60,6 +61,32 @@ def publish_validation(result: BatchResult, *, cycle_id: str) -> None:
     summary = validation_markdown(result, cycle_id=cycle_id)
     create_table_artifact(validation_table(result), key=key, description=summary)
     create_markdown_artifact(summary, key=f"{key}-summary", description=f"{cycle_id} validation")
+
+
+def rule_failures(results: Sequence[BatchResult]) -> list[dict[str, object]]:
+    """Every failed rule of the batches validated in this run, one row each."""
+    rows: list[dict[str, object]] = [
+        {"batch": f"{r.batch.source}/{r.batch.part}", "status": r.batch.status, **row}
+        for r in results
+        if not r.reused and r.batch.validation
+        for row in validation_table(r)
+        if row.get("rows failing") != 0
+    ]
+    return rows or [{"batch": "all", "status": "accepted", "rule": "every rule passed"}]
+
+
+def publish_rule_failures(results: Sequence[BatchResult], *, cycle_id: str) -> None:
+    """The run's failed rules in one table, beside each batch's own."""
+    checked = [r for r in results if not r.reused]
+    quarantined = sum(r.batch.status == "quarantined" for r in checked)
+    create_table_artifact(
+        rule_failures(results),
+        key=artifact_key("rule-failures", cycle_id),
+        description=(
+            f"{cycle_id}: {len(checked)} batches validated in this run, {quarantined} "
+            f"quarantined; {len(results) - len(checked)} unchanged, not validated again"
+        ),
+    )
 
 
 def run_summary_markdown(report: ReportContext) -> str:

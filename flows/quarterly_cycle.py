@@ -182,11 +182,13 @@ def gather_evidence(
     templating = cycle.templating(cycle_id, settings)
     futures = [(s, _fetch_with_options(s).submit(s, templating, settings)) for s in sources]
     fetched = _gathered(futures, cycle_id, settings)
-    return [
+    results = [
         r
         for f in gather.in_validation_order(fetched)
         for r in validate_and_store(f, cycle_id, settings, force)
     ]
+    artifacts.publish_rule_failures(results, cycle_id=cycle_id)
+    return results
 
 
 def _gathered(

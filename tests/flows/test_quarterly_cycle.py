@@ -68,6 +68,9 @@ def test_the_flow_runs_a_cycle_end_to_end(prefect_server: None, btm_home: Path) 
     assert run.type == "markdown" and "enterprise level" in str(run.data)
     assert "quarantined: projects/projects-wealth.csv" in str(run.data)
     assert "| Retail |" in str(run.data)
+    failures = artifacts["rule-failures-2026-q2"]
+    assert failures.type == "table" and "projects/projects-wealth.csv" in str(failures.data)
+    assert "1 quarantined" in (failures.description or "")
 
 
 def _sources_file(home: Path, ppm_location: str) -> Path:
