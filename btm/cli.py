@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+import webbrowser
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import date
@@ -21,7 +22,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from btm import improvement, store
+from btm import cycle, improvement, store
 from btm.catalog import DATA_DIR, load_catalog
 from btm.errors import BtmError
 from btm.evidence.gather import source_notes
@@ -55,7 +56,12 @@ def friendly(command: Callable[P, R]) -> Callable[P, R]:
 
 
 def _run_cycle(
-    cycle_id: str, *, inbox: Path | None = None, sources: Path | None = None, force: bool = False
+    cycle_id: str,
+    *,
+    inbox: Path | None = None,
+    sources: Path | None = None,
+    force: bool = False,
+    dry_run: bool = False,
 ) -> dict[str, Any]:
     # The flow is imported here so that `btm status` never pays Prefect's start-up cost.
     from flows.quarterly_cycle import quarterly_cycle
@@ -65,10 +71,12 @@ def _run_cycle(
         inbox=str(inbox) if inbox else None,
         sources_file=str(sources) if sources else None,
         force=force,
+        dry_run=dry_run,
     )
 
 
 DEMO_SOURCES = DATA_DIR / "demo-sources.yaml"
+DEMO_AUDIENCES = DATA_DIR / "demo-audiences.yaml"
 
 
 @app.command()
@@ -86,6 +94,9 @@ def demo() -> None:
     settings = Settings()
     engine = store.engine_for(settings.effective_database_url)
     generate_sample_evidence(settings.inbox_dir, cycles=DEMO_CYCLES)
+    audiences_file = settings.resolved_home / "audiences.yaml"
+    if settings.audiences_file is None and not audiences_file.exists():
+        audiences_file.write_text(DEMO_AUDIENCES.read_text(encoding="utf-8"), encoding="utf-8")
     console.print(f"sample evidence for {', '.join(DEMO_CYCLES)} in {settings.inbox_dir}")
     results = []
     for n, cycle_id in enumerate(DEMO_CYCLES):
@@ -112,7 +123,7 @@ def demo() -> None:
         if n < len(DEMO_CYCLES) - 1:
             console.print(f"  {_demo_review(engine, cycle_id, settings)}")
     last = results[-1]
-    console.print(f"\nreport: {last['report']}")
+    console.print(f"\nreports: {last['reports']}")
     console.print(f"emails: {settings.outbox_dir}")
     console.print("phases: btm status   backlog: btm initiatives list   history: btm cycle history")
 
@@ -167,6 +178,9 @@ def run(
     force: Annotated[
         bool, typer.Option(help="Validate unchanged batches again and rescore")
     ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Render every audience's report, send nothing")
+    ] = False,
 ) -> None:
     """Run the quarterly cycle once (by default for the last quarter that ended)."""
     from btm.cycle import cycle_for, parse_cycle_id
@@ -175,7 +189,7 @@ def run(
     parse_cycle_id(cycle_id)  # a malformed id is refused before Prefect starts
     if sources is not None:
         load_sources(sources)  # so is a broken sources file
-    result = _run_cycle(cycle_id, inbox=inbox, sources=sources, force=force)
+    result = _run_cycle(cycle_id, inbox=inbox, sources=sources, force=force, dry_run=dry_run)
     console.print_json(json.dumps(result))
 
 
@@ -888,3 +902,40 @@ def refresh(cycle_id: CycleOption = None, sources: SourcesOption = None) -> None
         f"{result['cycle']}: {result['batches']} batches ({result['new']} new); "
         f"quarantined: {quarantined}"
     )
+
+
+report_app = typer.Typer(help="The trend reports: preview what each audience receives.")
+app.add_typer(report_app, name="report")
+
+
+@report_app.command("preview")
+@friendly
+def report_preview(
+    cycle_id: CycleOption = None,
+    audience: Annotated[
+        str | None, typer.Option("--audience", help="One audience id (default: every one)")
+    ] = None,
+    open_it: Annotated[bool, typer.Option("--open", help="Open it in the browser")] = False,
+) -> None:
+    """Render a scored cycle's reports (default: the latest) into BTM_HOME/reports/preview
+    and print their paths; nothing is sent or recorded."""
+    from btm.reporting import write_file_atomically
+    from btm.scoring import load_rubric
+
+    engine, scored = _scored_cycle(cycle_id)
+    settings = Settings()
+    reports = cycle.render_audience_reports(
+        engine=engine,
+        cycle_id=scored.id,
+        catalog=load_catalog(),
+        rubric=load_rubric(),
+        settings=settings,
+        only=audience,
+    )
+    folder = settings.reports_dir / "preview" / scored.id
+    for report in reports:
+        path = folder / f"{report.audience.id}.html"
+        write_file_atomically(path, report.standalone.html.encode("utf-8"))
+        console.print(f"{report.audience.id} ({report.audience.kind}): {path}")
+        if open_it:
+            webbrowser.open(path.as_uri())

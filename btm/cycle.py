@@ -8,28 +8,29 @@ quarter's last day.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Literal
 
 import pandas as pd
 import sqlalchemy as sa
 
-from btm import delivery, fiscal, improvement, reporting, store
+from btm import audiences, charts, delivery, fiscal, improvement, reporting, store
 from btm.catalog import Catalog
-from btm.errors import BtmError
+from btm.charts import Chart
+from btm.errors import BtmError, ConfigurationError, DeliveryError
 from btm.evidence.gather import EvidencePlan, evidence_plan, quality_trend, source_notes
 from btm.evidence.kinds import load_kinds
 from btm.evidence.sources import Templating
 from btm.metrics import UNIT, compute_metrics, survey_answers
-from btm.reporting import RenderedReport
+from btm.reporting import BAND_COLOURS, RenderedReport
 from btm.scoring import CellScore, Rubric, score_units
 from btm.settings import Settings
 from btm.targets import Targets, load_targets
-
-AUDIENCE = "stakeholders"
-
 
 # cycle ids ----------------------------------------------------------------------------
 
@@ -354,19 +355,21 @@ def report_context(
     )
 
 
-def dispatch(message: EmailMessage, *, settings: Settings, name: str) -> tuple[str, str]:
-    """Send through SMTP when it is configured, else keep the message in the outbox as
-    `<name>.eml`; returns the channel and where the message went."""
-    if settings.smtp_host:
-        delivery.send_smtp(
-            message,
-            host=settings.smtp_host,
-            port=settings.smtp_port,
-            user=settings.smtp_user,
-            password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
-            tls=settings.smtp_tls,
-        )
-        return "smtp", f"{settings.smtp_host}:{settings.smtp_port or ''}"
+def dispatch(
+    message: EmailMessage,
+    *,
+    settings: Settings,
+    name: str,
+    smtp: delivery.SmtpConfig | Literal["settings"] | None = "settings",
+) -> tuple[str, str]:
+    """Send through SMTP when it is configured (BTM_SMTP_* or BTM_SMTP_BLOCK), retrying
+    transient failures with backoff, else keep the message in the outbox as `<name>.eml`;
+    returns the channel and where the message went. A caller sending many messages reads
+    the SMTP configuration once and passes it as `smtp`."""
+    config = delivery.smtp_config(settings) if smtp == "settings" else smtp
+    if config is not None:
+        delivery.send_with_retry(message, config)
+        return "smtp", config.address
     path = delivery.write_to_outbox(message, outbox_dir=settings.outbox_dir, name=name)
     return "outbox", str(path)
 
@@ -388,47 +391,242 @@ def failure_alert(
     return message
 
 
+# audiences: render each one's report, keep it standalone, deliver it ---------------------
+
+
+@dataclass(frozen=True)
+class AudienceReport:
+    audience: audiences.Audience
+    view: audiences.AudienceView
+    email: RenderedReport  # charts by Content-ID
+    standalone: RenderedReport  # the same content, charts inline, with every rule's trace
+
+
+def _charts(view: audiences.AudienceView, catalog: Catalog) -> tuple[Chart, ...]:
+    """The charts an audience's template shows: trends, the heatmap's legend, or the
+    unit against the others."""
+    kind = view.audience.kind
+    made: list[Chart] = []
+    if kind in ("pmo", "executive"):
+        series = {"Enterprise": [p.enterprise for p in view.history]}
+        for n, area in enumerate(catalog.areas):
+            series[area.name] = [p.areas[n] for p in view.history]
+        target = view.targets[0].target_text if view.targets else "unknown"
+        made.append(
+            charts.trend_chart(
+                [p.cycle_id for p in view.history],
+                series,
+                target=None if target == "unknown" else float(target),
+                title="Maturity level by cycle",
+            )
+        )
+    if kind in ("pmo", "area_owner"):
+        made.append(
+            charts.legend_chart(
+                [(e.label, BAND_COLOURS[e.band], e.range_text) for e in view.report.legend]
+            )
+        )
+    if kind == "business_unit":
+        made.append(
+            charts.comparison_chart(
+                [
+                    charts.ComparisonRow(r.label, r.value, r.reference, r.low, r.high)
+                    for r in view.areas_compared
+                ],
+                title=f"{view.audience.unit} against the enterprise, by area",
+            )
+        )
+    return tuple(made)
+
+
+def standalone_path(settings: Settings, cycle_id: str, audience_id: str) -> Path:
+    return settings.reports_dir / cycle_id / f"{audience_id}.html"
+
+
+def report_url(settings: Settings, cycle_id: str, audience_id: str) -> str | None:
+    if not settings.report_base_url:
+        return None
+    return f"{settings.report_base_url.rstrip('/')}/{cycle_id}/{audience_id}.html"
+
+
+def render_audience_reports(
+    *,
+    engine: sa.Engine,
+    cycle_id: str,
+    catalog: Catalog,
+    rubric: Rubric,
+    settings: Settings,
+    only: str | None = None,
+) -> list[AudienceReport]:
+    """Every configured audience's report of a scored cycle (or the one named `only`)."""
+    chosen = audiences.load_audiences(settings, catalog)
+    if only is not None:
+        chosen = [a for a in chosen if a.id == only]
+        if not chosen:
+            known = ", ".join(a.id for a in audiences.load_audiences(settings, catalog))
+            raise ConfigurationError(f"no audience {only!r}; the audiences are: {known}")
+    context = report_context(
+        engine=engine, cycle_id=cycle_id, catalog=catalog, rubric=rubric, settings=settings
+    )
+    with store.session_scope(engine) as session:
+        scores = store.get_scores(session=session, cycle_id=cycle_id)
+        history = audiences.level_history(
+            [
+                (c, store.get_scores(session=session, cycle_id=c))
+                for c in store.cycle_ids(session=session, up_to=cycle_id)
+            ],
+            catalog,
+        )
+    reports = []
+    for audience in chosen:
+        view = audiences.build_view(
+            audience, report=context, scores=scores, history=history, catalog=catalog
+        )
+        images = _charts(view, catalog)
+        url = report_url(settings, cycle_id, audience.id)
+        reports.append(
+            AudienceReport(
+                audience,
+                view,
+                _render_view(view, images, standalone=False, url=url),
+                _render_view(view, images, standalone=True, url=url),
+            )
+        )
+    return reports
+
+
+def _render_view(
+    view: audiences.AudienceView, images: Sequence[Chart], *, standalone: bool, url: str | None
+) -> RenderedReport:
+    template = "email" if view.audience.kind == "pmo" else view.audience.kind
+    return reporting.render_templates(
+        f"{template}.html.j2",
+        f"{template}.txt.j2",
+        subject=view.subject,
+        report=view.report,
+        view=view,
+        images=images,
+        standalone=standalone,
+        report_url=url,
+    )
+
+
+@dataclass(frozen=True)
+class AudienceDelivery:
+    audience: str
+    report_path: Path
+    sent: tuple[str, ...]
+    skipped: tuple[str, ...]  # delivered before: the ledger has them
+    failed: tuple[str, ...]  # "address: why"
+    channel: str
+    locations: tuple[str, ...]
+
+
 @dataclass(frozen=True)
 class DeliveryReport:
     cycle_id: str
-    report_path: Path
-    channel: str
-    location: str | None
-    recipients: tuple[str, ...]
-    skipped: tuple[str, ...]
+    index_path: Path
+    audiences: tuple[AudienceDelivery, ...]
+    dry_run: bool = False
+
+    @property
+    def report_path(self) -> Path:
+        return self.audiences[0].report_path
+
+    @property
+    def location(self) -> str | None:
+        """Where the first message went (the outbox file or the SMTP server), or None
+        when nothing was sent."""
+        return next((loc for d in self.audiences for loc in d.locations), None)
+
+    @property
+    def failed(self) -> tuple[str, ...]:
+        return tuple(f for d in self.audiences for f in d.failed)
+
+    @property
+    def skipped(self) -> tuple[str, ...]:
+        return tuple(f"{d.audience}/{r}" for d in self.audiences for r in d.skipped)
 
 
-def deliver_cycle_report(
-    rendered: RenderedReport, *, engine: sa.Engine, cycle_id: str, settings: Settings
+def write_reports(reports: Sequence[AudienceReport], *, cycle_id: str, settings: Settings) -> Path:
+    """Keep each audience's standalone report and rewrite the index of every report."""
+    for report in reports:
+        reporting.write_file_atomically(
+            standalone_path(settings, cycle_id, report.audience.id),
+            report.standalone.html.encode("utf-8"),
+        )
+    return reporting.write_index(settings.reports_dir)
+
+
+def deliver_cycle_reports(
+    reports: Sequence[AudienceReport],
+    *,
+    engine: sa.Engine,
+    cycle_id: str,
+    settings: Settings,
+    dry_run: bool = False,
 ) -> DeliveryReport:
-    """Save the standalone report and deliver the email to each recipient not yet served."""
-    report_path = reporting.write_standalone(
-        rendered, reports_dir=settings.reports_dir, cycle_id=cycle_id
-    )
-    with store.session_scope(engine) as session:
-        pending = [
-            r
-            for r in settings.report_to
-            if store.find_delivery(
-                session=session, cycle_id=cycle_id, audience=AUDIENCE, recipient=r
+    """Keep the standalone reports, then send each audience's email to each recipient
+    the ledger has not recorded yet: one message and one ledger row per recipient, so a
+    retried task or a re-run flow never sends a report twice. A send that fails after
+    its retries is reported, not recorded, and the others go on. `dry_run` renders and
+    keeps the files but sends and records nothing."""
+    index = write_reports(reports, cycle_id=cycle_id, settings=settings)
+    outcomes = []
+    for report in reports:
+        audience = report.audience
+        with store.session_scope(engine) as session:
+            pending = [
+                r
+                for r in audience.recipients
+                if store.find_delivery(
+                    session=session, cycle_id=cycle_id, audience=audience.id, recipient=r
+                )
+                is None
+            ]
+        skipped = tuple(r for r in audience.recipients if r not in pending)
+        sent, failed, locations, channel = [], [], [], "none"
+        smtp = None if dry_run or not pending else delivery.smtp_config(settings)
+        for recipient in [] if dry_run else pending:
+            message = delivery.build_message(
+                report.email, sender=settings.report_from, recipients=[recipient]
             )
-            is None
-        ]
-    skipped = tuple(r for r in settings.report_to if r not in pending)
-    if not pending:
-        return DeliveryReport(cycle_id, report_path, "none", None, (), skipped)
-    message = delivery.build_message(rendered, sender=settings.report_from, recipients=pending)
-    channel, location = dispatch(message, settings=settings, name=f"{cycle_id}-{AUDIENCE}")
-    with store.session_scope(engine) as session:
-        for recipient in pending:
-            store.record_delivery(
-                session=session,
-                delivery=store.Delivery(
-                    cycle_id=cycle_id,
-                    audience=AUDIENCE,
-                    recipient=recipient,
-                    channel=channel,
-                    location=location,
-                ),
+            try:
+                channel, location = dispatch(
+                    message,
+                    settings=settings,
+                    name=f"{cycle_id}-{audience.id}-{_slug(recipient)}",
+                    smtp=smtp,
+                )
+            except DeliveryError as exc:
+                failed.append(f"{recipient}: {exc}")
+                continue
+            with store.session_scope(engine) as session:
+                store.record_delivery(
+                    session=session,
+                    delivery=store.Delivery(
+                        cycle_id=cycle_id,
+                        audience=audience.id,
+                        recipient=recipient,
+                        channel=channel,
+                        location=location,
+                    ),
+                )
+            sent.append(recipient)
+            locations.append(location)
+        outcomes.append(
+            AudienceDelivery(
+                audience=audience.id,
+                report_path=standalone_path(settings, cycle_id, audience.id),
+                sent=tuple(sent),
+                skipped=skipped,
+                failed=tuple(failed),
+                channel=channel,
+                locations=tuple(locations),
             )
-    return DeliveryReport(cycle_id, report_path, channel, location, tuple(pending), skipped)
+        )
+    return DeliveryReport(cycle_id, index, tuple(outcomes), dry_run)
+
+
+def _slug(address: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", address.lower()).strip("-")

@@ -1,19 +1,26 @@
 """Deliver a rendered trend report: build the email, keep it in the outbox, send it by SMTP.
 
 `build_message` makes a standard-library `EmailMessage` with a plain-text part followed by
-the HTML part (multipart/alternative, so clients show the richest part they can);
+the HTML part (multipart/alternative, so clients show the richest part they can), the
+HTML's charts beside it as PNG parts named by Content-ID (multipart/related);
 `write_to_outbox` keeps that message as an `.eml` file, written atomically, for the ledger
-or for sending by hand; `send_smtp` hands it to a mail server and turns every transport
-failure into a `DeliveryError` that names the BTM_SMTP_* setting to check. The SMTP
-password is never written into an error message or a log line.
+or for sending by hand. `smtp_config` says where to send, from BTM_SMTP_* or from the
+Prefect block BTM_SMTP_BLOCK names (read at send time through a loader that flows/
+installs, so this library never imports Prefect); `send_with_retry` hands the message to
+that server, trying again after transient failures, and turns every failure into an
+`SmtpError` that names the setting to check. The SMTP password is never written into an
+error message, a repr or a log line.
 """
 
 from __future__ import annotations
 
 import logging
 import smtplib
+import socket
 import ssl
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime, localtime, make_msgid
@@ -22,6 +29,7 @@ from typing import Literal
 
 from btm.errors import ConfigurationError, DeliveryError
 from btm.reporting import RenderedReport, write_file_atomically
+from btm.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +62,20 @@ def build_message(
     # which the inlined HTML (long style= attributes) would otherwise break.
     message.set_content(rendered.text, subtype="plain", charset="utf-8", cte="quoted-printable")
     message.add_alternative(rendered.html, subtype="html", charset="utf-8", cte="quoted-printable")
+    if rendered.images:
+        # The charts travel beside the HTML (multipart/related), which names each one as
+        # cid:<name>@btm: mail clients drop data: URIs and inline SVG.
+        html = message.get_body(preferencelist=("html",))
+        assert isinstance(html, EmailMessage)
+        for chart in rendered.images:
+            html.add_related(
+                chart.png,
+                maintype="image",
+                subtype="png",
+                cid=f"<{chart.name}@btm>",
+                filename=chart.file_name,
+                disposition="inline",
+            )
     return message
 
 
@@ -68,6 +90,115 @@ def write_to_outbox(message: EmailMessage, *, outbox_dir: Path, name: str) -> Pa
     return path
 
 
+# Where to send -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    """An SMTP server and how to talk to it; port None means the usual port for the mode.
+
+    `block` names the Prefect block these values came from (None: the BTM_SMTP_* settings),
+    so that an error points at the right place to fix. The password is left out of the
+    repr, so a config printed or logged by mistake does not show it.
+    """
+
+    host: str
+    port: int | None = None
+    user: str | None = None
+    password: str | None = field(default=None, repr=False)
+    tls: TlsMode = "starttls"
+    timeout: float = 30.0
+    block: str | None = None
+
+    @property
+    def address(self) -> str:
+        """`host:port`, with the mode's usual port when none is set: for logs and the ledger."""
+        return f"{self.host}:{self.port or DEFAULT_PORTS.get(self.tls, '')}"
+
+
+SmtpBlockLoader = Callable[[str], SmtpConfig]
+_smtp_block_loader: SmtpBlockLoader | None = None
+
+
+def use_smtp_block_loader(loader: SmtpBlockLoader) -> None:
+    """How BTM_SMTP_BLOCK is read. The orchestration layer (flows/) installs Prefect's
+    EmailServerCredentials blocks here, so this library never imports Prefect."""
+    global _smtp_block_loader
+    _smtp_block_loader = loader
+
+
+def smtp_config(settings: Settings) -> SmtpConfig | None:
+    """The server to send through, read now (call it at send time, and keep the result no
+    longer than the send): the Prefect block BTM_SMTP_BLOCK names, else BTM_SMTP_*; None
+    when neither BTM_SMTP_BLOCK nor BTM_SMTP_HOST is set, and the outbox is used."""
+    if settings.smtp_block:
+        if _smtp_block_loader is None:
+            raise ConfigurationError(
+                f"BTM_SMTP_BLOCK names the Prefect block {settings.smtp_block!r}, which only "
+                "the flows can read; run through `btm run` or the deployment, or set "
+                "BTM_SMTP_HOST instead"
+            )
+        return _smtp_block_loader(settings.smtp_block)
+    if not settings.smtp_host:
+        return None
+    return SmtpConfig(
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        user=settings.smtp_user,
+        password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+        tls=settings.smtp_tls,
+    )
+
+
+# Sending -----------------------------------------------------------------------------
+
+
+class SmtpError(DeliveryError):
+    """The server did not take the message. `transient` says whether trying again later
+    may succeed (no connection, a timeout, a 4xx reply) or not (a refused login, address
+    or message, a TLS mismatch): only then does `send_with_retry` try again. `refused` names
+    the recipients a server refused while it took the message for the others (who must
+    not be sent it again); it is empty when nobody got the message."""
+
+    def __init__(self, text: str, *, transient: bool, refused: Sequence[str] = ()) -> None:
+        super().__init__(text)
+        self.transient = transient
+        self.refused = tuple(refused)
+
+
+def send_with_retry(
+    message: EmailMessage,
+    config: SmtpConfig,
+    *,
+    attempts: int = 3,
+    backoff: Sequence[float] = (2, 10),
+    sleep: Callable[[float], object] = time.sleep,
+) -> None:
+    """Send, trying again after a transient failure: attempt n+1 waits `backoff[n-1]`
+    seconds (the last delay again when there are more attempts than delays). A permanent
+    failure, or the last attempt's, is raised as it is: the caller records it."""
+    if attempts < 1:
+        raise ValueError(f"attempts must be at least 1, not {attempts}")
+    for attempt in range(1, attempts + 1):
+        try:
+            send_once(message, config)
+            return
+        except SmtpError as exc:
+            if not exc.transient or attempt == attempts:
+                raise
+            delay = backoff[min(attempt, len(backoff)) - 1] if backoff else 0
+            logger.warning(
+                "sending %r through %s failed (attempt %d of %d), trying again in %g s: %s",
+                message["Subject"],
+                config.address,
+                attempt,
+                attempts,
+                delay,
+                exc,
+            )
+            sleep(delay)
+
+
 def send_smtp(
     message: EmailMessage,
     *,
@@ -78,84 +209,183 @@ def send_smtp(
     tls: TlsMode,
     timeout: float = 30,
 ) -> None:
-    """Send through an SMTP server; port None means the usual port for the TLS mode."""
-    if not host:
-        raise DeliveryError("no SMTP server; set BTM_SMTP_HOST (and BTM_SMTP_PORT if not default)")
-    if tls not in DEFAULT_PORTS:
-        raise DeliveryError(f"BTM_SMTP_TLS is {tls!r}; use one of starttls, ssl or none")
-    port = port or DEFAULT_PORTS[tls]
-    where = f"{host}:{port}"
-    try:
-        client = (
-            smtplib.SMTP_SSL(host, port, timeout=timeout, context=ssl.create_default_context())
-            if tls == "ssl"
-            else smtplib.SMTP(host, port, timeout=timeout)
+    """One attempt, with the server given setting by setting (see `send_once`)."""
+    send_once(
+        message,
+        SmtpConfig(host=host, port=port, user=user, password=password, tls=tls, timeout=timeout),
+    )
+
+
+def send_once(message: EmailMessage, config: SmtpConfig) -> None:
+    """One attempt to hand the message to the server; every failure is an `SmtpError`."""
+    names = _Names.of(config)
+    if not config.host:
+        raise SmtpError(
+            f"no SMTP server; set {names.host} (and {names.port} if not default){names.where}",
+            transient=False,
         )
+    if config.tls not in DEFAULT_PORTS:
+        raise SmtpError(
+            f"{names.tls} is {config.tls!r}; use one of {names.modes}{names.where}",
+            transient=False,
+        )
+    port = config.port or DEFAULT_PORTS[config.tls]
+    where = config.address
+    greeted = False
+    try:
+        # The system's trust store (or the file SSL_CERT_FILE names), with host-name checks.
+        context = ssl.create_default_context()
+        client = (
+            smtplib.SMTP_SSL(config.host, port, timeout=config.timeout, context=context)
+            if config.tls == "ssl"
+            else smtplib.SMTP(config.host, port, timeout=config.timeout)
+        )
+        greeted = True
         with client:
-            if tls == "starttls":
-                client.starttls(context=ssl.create_default_context())
-            if user:
-                client.login(user, password or "")
+            if config.tls == "starttls":
+                client.starttls(context=context)
+            if config.user:
+                client.login(config.user, config.password or "")
             refused = client.send_message(message)
-    except smtplib.SMTPAuthenticationError as exc:
-        raise _failure(
-            f"{where} refused the login of {user!r} ({_reply(exc.smtp_code, exc.smtp_error)}); "
-            "check BTM_SMTP_USER and BTM_SMTP_PASSWORD",
-            password,
-        ) from None
-    except smtplib.SMTPNotSupportedError as exc:
-        raise _failure(
-            f"{where} does not support {exc}; check BTM_SMTP_TLS (starttls, ssl or none) "
-            "and, for a login, BTM_SMTP_USER",
-            password,
-        ) from exc
-    except smtplib.SMTPRecipientsRefused as exc:
-        raise _failure(
-            f"{where} refused every recipient ({', '.join(exc.recipients)}); check BTM_REPORT_TO",
-            password,
-        ) from exc
-    except smtplib.SMTPSenderRefused as exc:
-        raise _failure(
-            f"{where} refused the sender {exc.sender} ({_reply(exc.smtp_code, exc.smtp_error)}); "
-            "check BTM_REPORT_FROM",
-            password,
-        ) from exc
-    except ssl.SSLError as exc:
-        raise _failure(
-            f"TLS with {where} failed ({exc.reason or exc}); check BTM_SMTP_TLS (ssl for port "
-            "465, starttls for 587) and BTM_SMTP_PORT",
-            password,
-        ) from exc
-    except smtplib.SMTPException as exc:
-        raise _failure(
-            f"SMTP with {where} failed ({exc}); "
-            "check BTM_SMTP_HOST, BTM_SMTP_PORT and BTM_SMTP_TLS",
-            password,
-        ) from exc
-    except OSError as exc:
-        raise _failure(
-            f"cannot reach the SMTP server at {where} ({exc.strerror or exc}); "
-            "check BTM_SMTP_HOST and BTM_SMTP_PORT",
-            password,
-        ) from exc
+    except OSError as exc:  # smtplib's and ssl's errors are OSErrors too
+        error = _explain(exc, config=config, where=where, greeted=greeted)
+        # A refused login drops its cause: the server may echo what it was sent.
+        raise error from (None if isinstance(exc, smtplib.SMTPAuthenticationError) else exc)
     if refused:
-        # The others were accepted: say so, because sending again would send them a copy.
-        raise DeliveryError(
-            f"{where} refused {', '.join(sorted(refused))} but accepted the other recipients; "
-            "check those addresses in BTM_REPORT_TO"
+        # The others were accepted: say so, and never retry, which would send them a copy.
+        raise SmtpError(
+            f"{where} refused {_refusals(refused)} but accepted the other recipients; "
+            "check those addresses in BTM_REPORT_TO",
+            transient=False,
+            refused=sorted(refused),
         )
     logger.info("sent %r to %s through %s", message["Subject"], message["To"], where)
+
+
+@dataclass(frozen=True)
+class _Names:
+    """What the user calls each setting, in the place the config came from."""
+
+    host: str
+    port: str
+    user: str
+    password: str
+    tls: str
+    modes: str
+    ssl: str
+    ports: str
+    where: str
+
+    @classmethod
+    def of(cls, config: SmtpConfig) -> _Names:
+        if config.block is None:
+            return cls(
+                "BTM_SMTP_HOST",
+                "BTM_SMTP_PORT",
+                "BTM_SMTP_USER",
+                "BTM_SMTP_PASSWORD",
+                "BTM_SMTP_TLS",
+                "starttls, ssl or none",
+                "ssl",
+                "ssl for port 465, starttls for 587",
+                "",
+            )
+        return cls(
+            "smtp_server",
+            "smtp_port",
+            "username",
+            "password",
+            "smtp_type",
+            "STARTTLS, SSL or INSECURE",
+            "SSL",
+            "SSL for port 465, STARTTLS for 587",
+            f" in the Prefect block {config.block!r} (BTM_SMTP_BLOCK)",
+        )
+
+
+def _explain(exc: OSError, *, config: SmtpConfig, where: str, greeted: bool) -> SmtpError:
+    """The error the user sees for a failed attempt: what went wrong, the setting to check,
+    and whether trying again may help (a 4xx reply or a network failure)."""
+    n = _Names.of(config)
+    code, reply = (
+        (exc.smtp_code, _reply(exc.smtp_code, exc.smtp_error))
+        if isinstance(exc, smtplib.SMTPResponseException)
+        else (None, str(exc))
+    )
+    transient = code is not None and 400 <= code < 500
+    if isinstance(exc, smtplib.SMTPAuthenticationError):
+        text = (
+            f"{where} refused the login of {config.user!r} ({reply}); "
+            f"check {n.user} and {n.password}{n.where}"
+        )
+    elif isinstance(exc, smtplib.SMTPNotSupportedError):
+        text = (
+            f"{where} does not support {exc}; check {n.tls} ({n.modes}) "
+            f"and, for a login, {n.user}{n.where}"
+        )
+    elif isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [c for c, _ in exc.recipients.values()]
+        transient = bool(codes) and all(400 <= c < 500 for c in codes)
+        text = f"{where} refused every recipient ({_refusals(exc.recipients)}); " + (
+            "it asks to be tried again later" if transient else "check BTM_REPORT_TO"
+        )
+    elif isinstance(exc, smtplib.SMTPSenderRefused) and code != 530:
+        text = f"{where} refused the sender {exc.sender} ({reply}); " + (
+            "it asks to be tried again later" if transient else "check BTM_REPORT_FROM"
+        )
+    elif isinstance(exc, smtplib.SMTPServerDisconnected) and not greeted:
+        # A server that speaks TLS from the first byte (port 465) waits for our TLS hello
+        # while we wait for its greeting: all we see is a timeout or a hang-up.
+        transient = True
+        text = (
+            f"{where} did not greet us ({exc}); if it expects TLS from the start (port 465), "
+            f"set {n.tls} to {n.ssl}, else check {n.host} and {n.port}{n.where}"
+        )
+    elif code == 530:  # "5.7.0 Must issue a STARTTLS command first" / "Authentication required"
+        text = (
+            f"{where} asks for STARTTLS or a login first ({reply}); "
+            f"check {n.tls} ({n.modes}) and {n.user}{n.where}"
+        )
+    elif isinstance(exc, smtplib.SMTPDataError):
+        text = f"{where} refused the message ({reply}); " + (
+            "it may take it on a later attempt"
+            if transient
+            else "its reply says why (often the size, the content or the sender's domain)"
+        )
+    elif isinstance(exc, ssl.SSLCertVerificationError):
+        text = (
+            f"TLS with {where} failed: its certificate is not trusted ({exc.verify_message}); "
+            f"check {n.host} is the name on the certificate{n.where}, and if a private CA "
+            "signed it, point SSL_CERT_FILE at that CA's certificate"
+        )
+    elif isinstance(exc, ssl.SSLError):
+        text = (
+            f"TLS with {where} failed ({exc.reason or exc}); check {n.tls} ({n.ports}) "
+            f"and {n.port}{n.where}"
+        )
+    elif isinstance(exc, smtplib.SMTPException):
+        transient = transient or isinstance(exc, smtplib.SMTPServerDisconnected)
+        text = f"SMTP with {where} failed ({reply}); check {n.host}, {n.port} and {n.tls}{n.where}"
+    else:
+        # No connection, a reset or a timeout: worth another try; a host name that does
+        # not resolve (rather than a DNS server that did not answer) is not.
+        transient = not isinstance(exc, socket.gaierror) or exc.errno == socket.EAI_AGAIN
+        text = (
+            f"cannot reach the SMTP server at {where} ({exc.strerror or exc}); "
+            f"check {n.host} and {n.port}{n.where}"
+        )
+    # Scrubbed because a server may echo what it was sent, and these messages end up in
+    # logs and Prefect's UI.
+    if config.password:
+        text = text.replace(config.password, "***")
+    return SmtpError(text, transient=transient)
+
+
+def _refusals(refused: dict[str, tuple[int, bytes]]) -> str:
+    """`a@x (550 No such user), b@y (550 No such user)`, in address order."""
+    return ", ".join(f"{address} ({_reply(*refused[address])})" for address in sorted(refused))
 
 
 def _reply(code: int, text: bytes | str) -> str:
     reply = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
     return f"{code} {reply}".strip()
-
-
-def _failure(text: str, password: str | None) -> DeliveryError:
-    # Scrubbed because a server may echo what it was sent, and these messages end up in
-    # logs and Prefect's UI. A refused login also drops its cause (`from None`) for that
-    # reason; other failures keep theirs, which never holds the password.
-    if password:
-        text = text.replace(password, "***")
-    return DeliveryError(text)

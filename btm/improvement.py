@@ -1017,7 +1017,8 @@ def report_section(
         f"{r['unit']}, {r['capability']} {r['dimension']}: {r['from']} → {r['to']}"
         for r in found[:REGRESSIONS_SHOWN]
     )
-    waiting = waits_for(cycle=cycle, phase=current.phase, settings=settings)
+    # stakeholders read what it waits for, not the commands that move it on
+    waiting = waits_for(cycle=cycle, phase=current.phase, settings=settings).split(": `")[0]
     return Improvement(
         phase_text=current.phase
         if current.phase == "closed"

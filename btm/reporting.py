@@ -19,7 +19,9 @@ is "new" (unknown before) or "—" (unknown now, or no previous cycle), never a 
 
 from __future__ import annotations
 
+import base64
 import os
+import re
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -34,6 +36,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
 from markupsafe import Markup
 
 from btm.catalog import Catalog
+from btm.charts import Chart
 from btm.errors import ConfigurationError, DeliveryError
 
 REPORTS_DIR = Path(__file__).resolve().parents[1] / "reports"
@@ -42,6 +45,17 @@ TEXT_TEMPLATE = "email.txt.j2"
 CSS_FILE = "report.css"
 
 MOVERS_SHOWN = 5
+# The level bands' colours, as reports/report.css paints them (.band-1 ... .band-unknown),
+# for the charts that stand beside the HTML.
+BAND_COLOURS = {
+    "1": "#f4b4ae",
+    "2": "#f9d3a8",
+    "3": "#fbeaa0",
+    "4": "#cfe8b4",
+    "5": "#93cf97",
+    "unknown": "#e4e7eb",
+}
+INDEX_FILE = "index.html"
 SHA256_PREFIX = 12
 SCORE_COLUMNS = ("unit", "capability", "dimension", "level")
 
@@ -288,6 +302,18 @@ class RenderedReport:
     subject: str
     html: str
     text: str
+    images: tuple[Chart, ...] = ()  # referenced by the HTML as cid:<name>@btm
+
+
+def image_sources(images: Sequence[Chart], *, standalone: bool) -> dict[str, str]:
+    """How the HTML refers to each chart: by Content-ID in an email, as a data: URI in a
+    standalone file (one file that needs nothing else)."""
+    if standalone:
+        return {
+            c.name: "data:image/png;base64," + base64.b64encode(c.png).decode("ascii")
+            for c in images
+        }
+    return {c.name: f"cid:{c.name}@btm" for c in images}
 
 
 @dataclass(frozen=True)
@@ -430,7 +456,29 @@ def build_report_context(
 
 
 def render_report(context: ReportContext, *, templates_dir: Path = REPORTS_DIR) -> RenderedReport:
-    """Fill the HTML and text templates; the HTML comes out with its CSS inlined."""
+    """The full report in the email templates, without charts or an audience."""
+    return render_templates(
+        HTML_TEMPLATE,
+        TEXT_TEMPLATE,
+        subject=context.subject,
+        report=context,
+        templates_dir=templates_dir,
+    )
+
+
+def render_templates(
+    html_template: str,
+    text_template: str,
+    *,
+    subject: str,
+    report: ReportContext,
+    view: Any = None,
+    images: Sequence[Chart] = (),
+    standalone: bool = False,
+    report_url: str | None = None,
+    templates_dir: Path = REPORTS_DIR,
+) -> RenderedReport:
+    """Fill an HTML and a text template; the HTML comes out with its CSS inlined."""
     environment = Environment(
         loader=FileSystemLoader(templates_dir),
         # Only the HTML is escaped: a unit named "<script>" must stay text there, while
@@ -441,11 +489,19 @@ def render_report(context: ReportContext, *, templates_dir: Path = REPORTS_DIR) 
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+    values = {
+        "report": report,
+        "view": view,
+        "charts": {c.name: c for c in images},
+        "images": image_sources(images, standalone=standalone),
+        "standalone": standalone,
+        "report_url": report_url,
+    }
     css_path = templates_dir / CSS_FILE
     try:
         css = css_path.read_text(encoding="utf-8")
-        html = environment.get_template(HTML_TEMPLATE).render(report=context, css=Markup(css))
-        text = environment.get_template(TEXT_TEMPLATE).render(report=context)
+        html = environment.get_template(html_template).render(css=Markup(css), **values)
+        text = environment.get_template(text_template).render(**values)
     except OSError as exc:
         raise ConfigurationError(
             f"{css_path}: cannot read the report stylesheet ({exc.strerror}); "
@@ -461,17 +517,53 @@ def render_report(context: ReportContext, *, templates_dir: Path = REPORTS_DIR) 
     inliner = css_inline.CSSInliner(
         keep_at_rules=True, load_remote_stylesheets=False, apply_width_attributes=True
     )
-    return RenderedReport(subject=context.subject, html=inliner.inline(html), text=text)
+    return RenderedReport(
+        subject=subject,
+        html=_escape_attribute_brackets(inliner.inline(html)),
+        text=text,
+        images=() if standalone else tuple(images),
+    )
 
 
-def write_standalone(rendered: RenderedReport, *, reports_dir: Path, cycle_id: str) -> Path:
-    """Keep the report's HTML as `reports_dir/<cycle_id>.html`, replacing an earlier one."""
-    if not cycle_id or Path(cycle_id).name != cycle_id or cycle_id.startswith("."):
-        raise ConfigurationError(
-            f"cycle id {cycle_id!r} cannot name a report file; use an id like 2026-Q3"
+_ATTRIBUTE = re.compile(r'(=")([^"]*)(")')
+
+
+def _escape_attribute_brackets(html: str) -> str:
+    """The inliner serialises HTML5-style, leaving `<` and `>` bare inside quoted
+    attribute values. Harmless to a browser, but a name like "<script>" must read as
+    escaped in every output, alt texts included, so they are escaped again."""
+    return _ATTRIBUTE.sub(
+        lambda m: m.group(1) + m.group(2).replace("<", "&lt;").replace(">", "&gt;") + m.group(3),
+        html,
+    )
+
+
+def write_index(reports_dir: Path) -> Path:
+    """`reports_dir/index.html`: every cycle's standalone reports, newest cycle first,
+    one link per audience, written from the files that are there."""
+    cycles = (
+        sorted(
+            (d for d in reports_dir.iterdir() if d.is_dir() and not d.name.startswith(".")),
+            key=lambda d: d.name,
+            reverse=True,
         )
-    path = reports_dir / f"{cycle_id}.html"
-    write_file_atomically(path, rendered.html.encode("utf-8"))
+        if reports_dir.exists()
+        else []
+    )
+    rows = [
+        (d.name, sorted(f.stem for f in d.glob("*.html") if not f.name.startswith(".")))
+        for d in cycles
+    ]
+    environment = Environment(
+        loader=FileSystemLoader(REPORTS_DIR),
+        autoescape=select_autoescape(enabled_extensions=("html.j2",), default=False),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    html = environment.get_template("index.html.j2").render(cycles=[r for r in rows if r[1]])
+    path = reports_dir / INDEX_FILE
+    write_file_atomically(path, html.encode("utf-8"))
     return path
 
 

@@ -29,6 +29,11 @@ class Settings(BaseSettings):
     smtp_user: str | None = None
     smtp_password: SecretStr | None = None
     smtp_tls: Literal["starttls", "ssl", "none"] = "starttls"
+    smtp_block: str | None = Field(
+        default=None,
+        description="A Prefect EmailServerCredentials block to send through (BTM_SMTP_BLOCK); "
+        "when set, its server, port, mode, user and password replace BTM_SMTP_*",
+    )
     report_from: str = "btm@example.org"
     ops_email: str | None = Field(
         default=None, description="Who is told when a flow run fails (BTM_OPS_EMAIL)"
@@ -56,6 +61,15 @@ class Settings(BaseSettings):
     pmo: str = Field(
         default="the PMO",
         description="Who approves the improvement backlog, as shown in status and reports",
+    )
+    audiences_file: Path | None = Field(
+        default=None,
+        description="The audiences file (BTM_AUDIENCES); BTM_HOME/audiences.yaml when unset",
+    )
+    report_base_url: str | None = Field(
+        default=None,
+        description="Where BTM_HOME/reports is served (BTM_REPORT_BASE_URL); emails link to "
+        "the standalone report there",
     )
 
     @field_validator("report_to", mode="before")

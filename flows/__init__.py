@@ -2,14 +2,17 @@
 
 Importing this package sets Prefect's quiet, offline-safe defaults (telemetry off, a
 start-up timeout long enough for the ephemeral server on a fresh database) unless the
-environment already chose otherwise, and lets sources name Prefect Secret blocks.
+environment already chose otherwise, lets sources name Prefect Secret blocks, and lets
+BTM_SMTP_BLOCK name a Prefect EmailServerCredentials block.
 """
 
 import os
 from typing import Any
 
+from btm.delivery import use_smtp_block_loader
 from btm.errors import ConfigurationError
 from btm.evidence.sources import use_block_loader
+from flows.credentials import load_smtp_block
 
 for _name, _value in {
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
@@ -34,3 +37,4 @@ def load_secret_block(name: str) -> str:
 
 
 use_block_loader(load_secret_block)
+use_smtp_block_loader(load_smtp_block)

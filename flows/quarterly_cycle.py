@@ -18,9 +18,9 @@ from prefect.runtime import flow_run
 
 from btm import cycle, improvement, store
 from btm.catalog import load_catalog
+from btm.errors import DeliveryError
 from btm.evidence import gather
 from btm.evidence.sources import Source, Templating
-from btm.reporting import RenderedReport, render_report
 from btm.scoring import load_rubric
 from btm.settings import Settings
 from flows import artifacts
@@ -138,27 +138,46 @@ def move_phases(cycle_id: str, settings: Settings) -> improvement.Progress:
 
 
 @task(cache_policy=NO_CACHE)
-def render(cycle_id: str, settings: Settings) -> RenderedReport:
-    context = cycle.report_context(
+def render(cycle_id: str, settings: Settings) -> list[cycle.AudienceReport]:
+    reports = cycle.render_audience_reports(
         engine=_engine(settings),
         cycle_id=cycle_id,
         catalog=load_catalog(),
         rubric=load_rubric(),
         settings=settings,
     )
+    context = reports[0].view.report
     artifacts.publish_run_summary(context)
     if context.improvement is not None:
         artifacts.publish_initiatives(context.improvement, cycle_id=cycle_id)
-    return render_report(context)
+    return reports
 
 
-@task(retries=3, retry_delay_seconds=[10, 60, 300], cache_policy=NO_CACHE)
-def deliver(rendered: RenderedReport, cycle_id: str, settings: Settings) -> cycle.DeliveryReport:
-    outcome = cycle.deliver_cycle_report(
-        rendered, engine=_engine(settings), cycle_id=cycle_id, settings=settings
+@task(cache_policy=NO_CACHE)
+def deliver(
+    reports: list[cycle.AudienceReport], cycle_id: str, settings: Settings, dry_run: bool
+) -> cycle.DeliveryReport:
+    """Each audience's email to each recipient not yet in the ledger. Each send retries
+    transient SMTP failures with backoff; a recipient still failing fails the task after
+    every other recipient was served, and the flow's hook tells ops. A re-run sends only
+    to those the ledger does not have."""
+    outcome = cycle.deliver_cycle_reports(
+        reports, engine=_engine(settings), cycle_id=cycle_id, settings=settings, dry_run=dry_run
     )
-    if outcome.skipped:
-        get_run_logger().info("already delivered to %s; not sent again", ", ".join(outcome.skipped))
+    logger = get_run_logger()
+    for audience in outcome.audiences:
+        if audience.sent:
+            logger.info("%s: sent to %s", audience.audience, ", ".join(audience.sent))
+        if audience.skipped:
+            logger.info(
+                "%s: already delivered to %s; not sent again",
+                audience.audience,
+                ", ".join(audience.skipped),
+            )
+    if dry_run:
+        logger.info("dry run: reports rendered into %s, nothing sent", outcome.index_path.parent)
+    if outcome.failed:
+        raise DeliveryError("could not deliver: " + "; ".join(outcome.failed))
     return outcome
 
 
@@ -224,6 +243,7 @@ def quarterly_cycle(
     inbox: str | None = None,
     sources_file: str | None = None,
     force: bool = False,
+    dry_run: bool = False,
 ) -> dict[str, Any]:
     """Reassess BTM maturity for a quarter.
 
@@ -232,6 +252,7 @@ def quarterly_cycle(
         `BTM_HOME/inbox/<cycle_id>`.
     sources_file: the sources file; by default `BTM_HOME/sources.yaml` when it exists.
     force: validate unchanged batches again and rescore even when nothing changed.
+    dry_run: render every audience's report into BTM_HOME/reports but send nothing.
     """
     settings = Settings()
     cycle_id = cycle_id or cycle.cycle_for(date.today())
@@ -241,11 +262,11 @@ def quarterly_cycle(
         inbox=Path(inbox) if inbox else settings.inbox_dir / cycle_id,
     )
     with one_run_per_organisation(settings):
-        return _reassess(cycle_id, sources, settings, force=force)
+        return _reassess(cycle_id, sources, settings, force=force, dry_run=dry_run)
 
 
 def _reassess(
-    cycle_id: str, sources: list[Source], settings: Settings, *, force: bool
+    cycle_id: str, sources: list[Source], settings: Settings, *, force: bool, dry_run: bool
 ) -> dict[str, Any]:
     engine = _engine(settings)
     batches = gather_evidence(cycle_id, sources, settings, force=force)
@@ -259,8 +280,8 @@ def _reassess(
     else:
         scored = score(assemble(cycle_id, plan, fresh, settings), settings)
     progress = move_phases(cycle_id, settings)
-    rendered = render(cycle_id, settings)
-    delivered = deliver(rendered, cycle_id, settings)
+    reports = render(cycle_id, settings)
+    delivered = deliver(reports, cycle_id, settings, dry_run)
     return {
         "cycle": cycle_id,
         "scores": scored,
@@ -268,6 +289,8 @@ def _reassess(
         "quarantined": [n.source for n in plan.quarantined],
         "stale": [n.source for n in plan.stale],
         "report": str(delivered.report_path),
+        "reports": str(delivered.index_path),
         "delivery": delivered.location,
+        "sent": {d.audience: list(d.sent) for d in delivered.audiences},
         "phases": progress.lines(settings),
     }

@@ -69,7 +69,7 @@ def run_cycle(
     improvement.after_assessment(
         engine=engine, cycle_id=cycle_id, catalog=CATALOG, settings=settings, actor="tests"
     )
-    rendered = cycle.render_cycle_report(
+    reports = cycle.render_audience_reports(
         engine=engine, cycle_id=cycle_id, catalog=CATALOG, rubric=rubric, settings=settings
     )
-    return cycle.deliver_cycle_report(rendered, engine=engine, cycle_id=cycle_id, settings=settings)
+    return cycle.deliver_cycle_reports(reports, engine=engine, cycle_id=cycle_id, settings=settings)

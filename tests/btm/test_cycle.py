@@ -97,10 +97,13 @@ def test_two_cycles_score_report_and_deliver(
     html = second.report_path.read_text()
     assert "projects-wealth.csv" in html and "2026-Q2" in html
     assert "Evidence sources" in html and "its new batch was quarantined" in html
-    assert first.channel == second.channel == "outbox"
+    assert first.audiences[0].channel == second.audiences[0].channel == "outbox"
     message = message_from_bytes(Path(second.location).read_bytes(), policy=policy.default)
     assert message.get_content_type() == "multipart/alternative"
-    assert [p.get_content_type() for p in message.iter_parts()] == ["text/plain", "text/html"]
+    assert [p.get_content_type() for p in message.iter_parts()] == [
+        "text/plain",
+        "multipart/related",  # the HTML and its charts
+    ]
 
 
 def test_rerunning_a_cycle_changes_nothing_and_sends_nothing(
@@ -114,7 +117,8 @@ def test_rerunning_a_cycle_changes_nothing_and_sends_nothing(
     again = run_cycle("2026-Q1", tmp_path / "q1", engine, settings)
 
     assert scores_snapshot(engine, "2026-Q1") == snapshot
-    assert again.recipients == () and again.skipped == tuple(settings.report_to)
+    (audience,) = again.audiences
+    assert audience.sent == () and audience.skipped == tuple(settings.report_to)
     assert Path(first.location).read_bytes() == eml
     assert len(evidence_plan(engine=engine, cycle_id="2026-Q1").batches) == 4
     with store.session_scope(engine) as session:
@@ -151,10 +155,14 @@ def test_with_smtp_configured_the_report_is_sent_once_per_recipient(
     sent = run_cycle("2026-Q1", tmp_path / "q1", engine, settings)
     again = run_cycle("2026-Q1", tmp_path / "q1", engine, settings)
 
-    assert sent.channel == "smtp" and again.recipients == ()
-    (envelope,) = handler.envelopes
-    assert sorted(envelope.rcpt_tos) == ["cio@example.org", "pmo@example.org"]
-    received = message_from_bytes(envelope.original_content, policy=policy.default)
+    assert sent.audiences[0].channel == "smtp" and again.audiences[0].sent == ()
+    # one message per recipient, each addressed to that recipient only
+    assert sorted(e.rcpt_tos[0] for e in handler.envelopes) == [
+        "cio@example.org",
+        "pmo@example.org",
+    ]
+    assert all(len(e.rcpt_tos) == 1 for e in handler.envelopes)
+    received = message_from_bytes(handler.envelopes[0].original_content, policy=policy.default)
     text = received.get_body(preferencelist=("plain",)).get_content()
     html = received.get_body(preferencelist=("html",)).get_content()
     assert "2026-Q1" in text and "2026-Q1" in html

@@ -1,18 +1,40 @@
-"""Message building, the outbox, and sending to a real SMTP server on loopback (aiosmtpd)."""
+"""Message building, the outbox, and sending to real SMTP servers on loopback (aiosmtpd):
+plain, STARTTLS and implicit TLS with a test CA (trustme), and retries after transient
+failures, scripted by the server's replies."""
 
 from __future__ import annotations
 
+import ssl
+from collections import Counter
+from collections.abc import Callable, Iterator
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import pytest
+import trustme
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP as SMTPServer
+from aiosmtpd.smtp import Envelope, Session
 
-from btm.delivery import build_message, send_smtp, write_to_outbox
-from btm.errors import DeliveryError
+from btm import delivery
+from btm.charts import Chart
+from btm.delivery import (
+    SmtpConfig,
+    SmtpError,
+    TlsMode,
+    build_message,
+    send_once,
+    send_smtp,
+    send_with_retry,
+    smtp_config,
+    write_to_outbox,
+)
+from btm.errors import ConfigurationError, DeliveryError
 from btm.reporting import RenderedReport
-from tests.conftest import PASSWORD, KeepingHandler, free_port
+from btm.settings import Settings
+from tests.conftest import PASSWORD, KeepingHandler, free_port, only_the_right_password
 
 SENDER = "btm@example.org"
 RECIPIENTS = ["pmo@example.org", "cio@example.org"]
@@ -45,6 +67,29 @@ def test_message_parses_back_as_text_then_html() -> None:
     assert isinstance(plain, EmailMessage) and isinstance(html, EmailMessage)
     assert plain.get_content_charset() == "utf-8" and plain.get_content() == REPORT.text
     assert html.get_content().rstrip("\n") == REPORT.html  # set_content ends the part with \n
+
+
+def test_charts_travel_beside_the_html_by_content_id(tmp_path: Path) -> None:
+    png = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8
+    chart = Chart(name="trend", png=png, alt="Maturity trend", width=600, height=300)
+    rendered = RenderedReport(
+        subject=REPORT.subject,
+        html='<p>Trend</p><img src="cid:trend@btm" alt="Maturity trend">',
+        text=REPORT.text,
+        images=(chart,),
+    )
+    message = build_message(rendered, sender=SENDER, recipients=RECIPIENTS)
+    path = write_to_outbox(message, outbox_dir=tmp_path, name="with-charts")
+
+    parsed = message_from_bytes(path.read_bytes(), policy=policy.default)
+    assert isinstance(parsed, EmailMessage)
+    assert parts_of(parsed) == ["text/plain", "multipart/related"]
+    _, related = parsed.iter_parts()
+    assert isinstance(related, EmailMessage)
+    html, image = related.iter_parts()
+    assert html.get_content_type() == "text/html" and "cid:trend@btm" in html.get_content()
+    assert image.get_content_type() == "image/png" and image["Content-ID"] == "<trend@btm>"
+    assert image.get_content_disposition() == "inline" and image.get_content() == png
 
 
 def test_outbox_file_is_a_parseable_eml(tmp_path: Path) -> None:
@@ -136,3 +181,357 @@ def test_closed_port_names_the_host_setting() -> None:
             timeout=2,
         )
     assert PASSWORD not in str(caught.value)
+
+
+# Where to send: BTM_SMTP_* or a block -------------------------------------------------
+
+
+def test_a_config_never_shows_its_password() -> None:
+    config = SmtpConfig(host="smtp.example.org", user="btm", password=PASSWORD)
+    for shown in (repr(config), str(config), f"{config}", f"{config!r}"):
+        assert PASSWORD not in shown
+    assert "smtp.example.org" in repr(config)
+    assert config.address == "smtp.example.org:587"
+
+
+def test_settings_give_a_config_only_when_a_server_or_block_is_named(
+    btm_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("BTM_SMTP_BLOCK", raising=False)
+    assert smtp_config(Settings()) is None  # the outbox is used
+
+    monkeypatch.setenv("BTM_SMTP_HOST", "smtp.example.org")
+    monkeypatch.setenv("BTM_SMTP_USER", "btm")
+    monkeypatch.setenv("BTM_SMTP_PASSWORD", PASSWORD)
+    monkeypatch.setenv("BTM_SMTP_TLS", "ssl")
+    assert smtp_config(Settings()) == SmtpConfig(
+        host="smtp.example.org", port=None, user="btm", password=PASSWORD, tls="ssl"
+    )
+
+
+def test_a_named_block_wins_and_is_read_at_send_time(
+    btm_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[str] = []
+
+    def load(name: str) -> SmtpConfig:
+        asked.append(name)
+        return SmtpConfig(host="relay.example.org", tls="ssl", block=name)
+
+    monkeypatch.setattr(delivery, "_smtp_block_loader", load)
+    monkeypatch.setenv("BTM_SMTP_HOST", "ignored.example.org")
+    monkeypatch.setenv("BTM_SMTP_BLOCK", "btm-smtp")
+    settings = Settings()
+    assert asked == []  # settings hold the block's name only
+
+    assert smtp_config(settings) == SmtpConfig(
+        host="relay.example.org", tls="ssl", block="btm-smtp"
+    )
+    assert asked == ["btm-smtp"]
+
+
+def test_a_block_without_the_flows_loader_says_how_to_run(
+    btm_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(delivery, "_smtp_block_loader", None)
+    monkeypatch.setenv("BTM_SMTP_BLOCK", "btm-smtp")
+    with pytest.raises(ConfigurationError, match=r"BTM_SMTP_BLOCK.*only the flows"):
+        smtp_config(Settings())
+
+
+# TLS on loopback: a test CA, trusted through SSL_CERT_FILE as an operator would ----------
+
+
+class ScriptedHandler(KeepingHandler):
+    """Answers MAIL, RCPT or DATA with the scripted replies first, then accepts; counts
+    every command it sees, so a test knows how many attempts reached the server."""
+
+    def __init__(self, **script: list[str]) -> None:
+        super().__init__()
+        self.script = script
+        self.calls: Counter[str] = Counter()
+
+    def _scripted(self, command: str) -> str | None:
+        self.calls[command] += 1
+        replies = self.script.get(command)
+        return replies.pop(0) if replies else None
+
+    async def handle_MAIL(
+        self,
+        server: SMTPServer,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        mail_options: list[str],
+    ) -> str:
+        if reply := self._scripted("MAIL"):
+            return reply
+        envelope.mail_from = address
+        return "250 OK"
+
+    async def handle_RCPT(
+        self,
+        server: SMTPServer,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        rcpt_options: list[str],
+    ) -> str:
+        if reply := self._scripted("RCPT"):
+            return reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTPServer, session: Session, envelope: Envelope) -> str:
+        if reply := self._scripted("DATA"):
+            return reply
+        return await super().handle_DATA(server, session, envelope)
+
+
+@pytest.fixture(scope="module")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture
+def trusted_ca(ca: trustme.CA, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The test CA in place of the system's trust store, as SSL_CERT_FILE does in production
+    for a server whose certificate a private CA signed."""
+    path = tmp_path / "test-ca.pem"
+    ca.cert_pem.write_to_path(str(path))
+    monkeypatch.setenv("SSL_CERT_FILE", str(path))
+
+
+@pytest.fixture
+def server_tls(ca: trustme.CA) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
+    return context
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[..., Controller]]:
+    """Start aiosmtpd servers on loopback (with this suite's one password); all stop after."""
+    started: list[Controller] = []
+
+    def start(handler: KeepingHandler, *, port: int | None = None, **options: Any) -> Controller:
+        controller = Controller(
+            handler,
+            hostname="127.0.0.1",
+            port=port or free_port(),
+            authenticator=only_the_right_password,
+            **options,
+        )
+        controller.start()
+        started.append(controller)
+        return controller
+
+    yield start
+    for controller in started:
+        controller.stop()
+
+
+@pytest.fixture
+def starttls_server(
+    serve: Callable[..., Controller], server_tls: ssl.SSLContext
+) -> tuple[Controller, KeepingHandler]:
+    """Port 587 style: plain greeting, STARTTLS required before MAIL and AUTH."""
+    handler = KeepingHandler()
+    return serve(handler, tls_context=server_tls, require_starttls=True), handler
+
+
+@pytest.fixture
+def ssl_server(
+    serve: Callable[..., Controller], server_tls: ssl.SSLContext
+) -> tuple[Controller, KeepingHandler]:
+    """Port 465 style: TLS from the first byte."""
+    handler = KeepingHandler()
+    # aiosmtpd only knows of TLS it negotiated itself (STARTTLS); this connection is TLS.
+    return serve(handler, ssl_context=server_tls, auth_require_tls=False), handler
+
+
+def at(controller: Controller, **options: Any) -> SmtpConfig:
+    return SmtpConfig(host="127.0.0.1", port=controller.port, **{"timeout": 5, **options})
+
+
+def a_message() -> EmailMessage:
+    return build_message(REPORT, sender=SENDER, recipients=RECIPIENTS)
+
+
+def test_starttls_with_a_login_delivers(
+    trusted_ca: None, starttls_server: tuple[Controller, KeepingHandler]
+) -> None:
+    controller, handler = starttls_server
+    send_with_retry(a_message(), at(controller, tls="starttls", user="btm", password=PASSWORD))
+    [envelope] = handler.envelopes
+    assert envelope.rcpt_tos == RECIPIENTS
+
+
+def test_implicit_tls_with_a_login_delivers(
+    trusted_ca: None, ssl_server: tuple[Controller, KeepingHandler]
+) -> None:
+    controller, handler = ssl_server
+    send_with_retry(a_message(), at(controller, tls="ssl", user="btm", password=PASSWORD))
+    [envelope] = handler.envelopes
+    assert envelope.mail_from == SENDER
+
+
+@pytest.mark.parametrize("tls", ["starttls", "ssl"])
+def test_a_certificate_outside_the_trust_store_is_refused(
+    tls: TlsMode,
+    starttls_server: tuple[Controller, KeepingHandler],
+    ssl_server: tuple[Controller, KeepingHandler],
+) -> None:
+    # No trusted_ca: the system's store does not know the test CA, so the check must fail.
+    controller, handler = starttls_server if tls == "starttls" else ssl_server
+    with pytest.raises(SmtpError, match=r"certificate is not trusted.*SSL_CERT_FILE") as caught:
+        send_with_retry(a_message(), at(controller, tls=tls), sleep=no_sleep)
+    assert not caught.value.transient
+    assert handler.envelopes == []
+
+
+def test_starttls_against_implicit_tls_names_the_tls_setting(
+    trusted_ca: None, ssl_server: tuple[Controller, KeepingHandler]
+) -> None:
+    controller, _ = ssl_server
+    # Each side waits for the other to speak first: only the client's timeout ends it.
+    with pytest.raises(SmtpError, match="set BTM_SMTP_TLS to ssl"):
+        send_once(a_message(), at(controller, tls="starttls", timeout=1))
+
+
+def test_implicit_tls_against_starttls_names_the_tls_setting(
+    trusted_ca: None, starttls_server: tuple[Controller, KeepingHandler]
+) -> None:
+    controller, _ = starttls_server
+    with pytest.raises(SmtpError, match="BTM_SMTP_TLS") as caught:
+        send_with_retry(a_message(), at(controller, tls="ssl"), sleep=no_sleep)
+    assert not caught.value.transient
+
+
+def test_no_tls_against_a_server_requiring_starttls_names_the_tls_setting(
+    starttls_server: tuple[Controller, KeepingHandler],
+) -> None:
+    controller, _ = starttls_server
+    with pytest.raises(SmtpError, match=r"530.*check BTM_SMTP_TLS") as caught:
+        send_with_retry(a_message(), at(controller, tls="none"), sleep=no_sleep)
+    assert not caught.value.transient
+
+
+# Retry: transient failures again, permanent ones never ------------------------------------
+
+
+def no_sleep(seconds: float) -> None:
+    raise AssertionError(f"a permanent failure must not be retried (asked to wait {seconds} s)")
+
+
+def test_a_421_is_retried_and_the_message_delivered_once(
+    serve: Callable[..., Controller],
+) -> None:
+    handler = ScriptedHandler(DATA=["421 4.3.2 Service busy, try again later"])
+    controller = serve(handler, auth_require_tls=False)
+    delays: list[float] = []
+
+    send_with_retry(a_message(), at(controller, tls="none"), sleep=delays.append)
+
+    assert handler.calls["DATA"] == 2 and delays == [2]
+    [envelope] = handler.envelopes
+    assert envelope.rcpt_tos == RECIPIENTS
+
+
+def test_a_greylisted_recipient_is_retried(serve: Callable[..., Controller]) -> None:
+    handler = ScriptedHandler(RCPT=["450 4.2.0 Greylisted", "450 4.2.0 Greylisted"])
+    controller = serve(handler, auth_require_tls=False)
+    delays: list[float] = []
+
+    send_with_retry(a_message(), at(controller, tls="none"), sleep=delays.append)
+
+    assert delays == [2]  # both recipients refused for now at the first attempt
+    assert len(handler.envelopes) == 1
+
+
+def test_a_refused_connection_is_retried_until_the_server_is_up(
+    serve: Callable[..., Controller],
+) -> None:
+    handler = KeepingHandler()
+    port = free_port()  # nothing listens there yet
+    delays: list[float] = []
+
+    def start_server_while_waiting(seconds: float) -> None:
+        delays.append(seconds)
+        serve(handler, port=port, auth_require_tls=False)
+
+    config = SmtpConfig(host="127.0.0.1", port=port, tls="none", timeout=5)
+    send_with_retry(a_message(), config, sleep=start_server_while_waiting)
+
+    assert delays == [2] and len(handler.envelopes) == 1
+
+
+def test_after_the_last_attempt_the_last_error_is_raised() -> None:
+    delays: list[float] = []
+    config = SmtpConfig(host="127.0.0.1", port=free_port(), tls="none", timeout=2)
+    with pytest.raises(SmtpError, match="BTM_SMTP_HOST") as caught:
+        send_with_retry(a_message(), config, attempts=4, backoff=(1, 5), sleep=delays.append)
+    assert caught.value.transient
+    assert delays == [1, 5, 5]  # more attempts than delays: the last delay again
+
+
+@pytest.mark.parametrize(
+    ("script", "match"),
+    [
+        ({"DATA": ["550 5.7.1 Message rejected as spam"]}, r"refused the message.*550"),
+        ({"RCPT": ["550 5.1.1 No such user"] * 2}, r"refused every recipient.*BTM_REPORT_TO"),
+        ({"MAIL": ["553 5.7.1 Sender not allowed"]}, r"refused the sender.*BTM_REPORT_FROM"),
+    ],
+)
+def test_a_permanent_refusal_is_not_retried(
+    serve: Callable[..., Controller], script: dict[str, list[str]], match: str
+) -> None:
+    handler = ScriptedHandler(**script)
+    controller = serve(handler, auth_require_tls=False)
+
+    with pytest.raises(SmtpError, match=match) as caught:
+        send_with_retry(a_message(), at(controller, tls="none"), sleep=no_sleep)
+
+    assert not caught.value.transient
+    assert handler.calls["MAIL"] == 1  # one attempt reached the server
+    assert handler.envelopes == []
+
+
+def test_a_partly_refused_message_is_not_sent_again(serve: Callable[..., Controller]) -> None:
+    handler = ScriptedHandler(RCPT=["550 5.1.1 No such user"])  # the first recipient only
+    controller = serve(handler, auth_require_tls=False)
+
+    with pytest.raises(SmtpError, match="accepted the other recipients") as caught:
+        send_with_retry(a_message(), at(controller, tls="none"), sleep=no_sleep)
+
+    assert not caught.value.transient
+    assert caught.value.refused == (RECIPIENTS[0],)  # for the ledger: the others got it
+    [envelope] = handler.envelopes
+    assert envelope.rcpt_tos == RECIPIENTS[1:]
+
+
+def test_a_wrong_password_is_not_retried_nor_shown(
+    smtp_server: tuple[Controller, KeepingHandler], caplog: pytest.LogCaptureFixture
+) -> None:
+    controller, handler = smtp_server
+    wrong = PASSWORD + "-wrong"
+    config = at(controller, tls="none", user="btm", password=wrong)
+
+    with pytest.raises(SmtpError, match="BTM_SMTP_USER and BTM_SMTP_PASSWORD") as caught:
+        send_with_retry(a_message(), config, sleep=no_sleep)
+
+    assert not caught.value.transient
+    assert caught.value.__cause__ is None  # the server's reply to the login is not kept
+    assert wrong not in str(caught.value) and wrong not in caplog.text
+    assert handler.envelopes == []
+
+
+def test_errors_from_a_block_name_the_block_fields(
+    smtp_server: tuple[Controller, KeepingHandler],
+) -> None:
+    controller, _ = smtp_server
+    config = at(controller, tls="none", user="btm", password="wrong", block="btm-smtp")
+    with pytest.raises(
+        SmtpError, match="check username and password in the Prefect block 'btm-smtp'"
+    ):
+        send_once(a_message(), config)

@@ -21,7 +21,8 @@ from btm.reporting import (
     StaleNote,
     build_report_context,
     render_report,
-    write_standalone,
+    write_file_atomically,
+    write_index,
 )
 
 EVIL_UNIT = "<script>alert(1)</script>"
@@ -228,15 +229,21 @@ def test_quarantine_section_says_none_when_empty(catalog: Catalog) -> None:
     assert "None this cycle" in report.html and "None this cycle" in report.text
 
 
-def test_write_standalone_replaces_the_file(rendered: RenderedReport, tmp_path: Path) -> None:
+def test_the_index_lists_every_cycle_newest_first_with_its_audiences(tmp_path: Path) -> None:
     reports_dir = tmp_path / "reports"
-    path = write_standalone(rendered, reports_dir=reports_dir, cycle_id="2026-Q3")
-    assert path == reports_dir / "2026-Q3.html"
-    write_standalone(rendered, reports_dir=reports_dir, cycle_id="2026-Q3")
-    assert path.read_text(encoding="utf-8") == rendered.html
-    assert [p.name for p in reports_dir.iterdir()] == ["2026-Q3.html"]  # no temporary left
-    with pytest.raises(ConfigurationError):
-        write_standalone(rendered, reports_dir=reports_dir, cycle_id="../escape")
+    for cycle_id, names in (("2026-Q2", ["stakeholders"]), ("2026-Q3", ["unit-a", "executive"])):
+        for name in names:
+            write_file_atomically(reports_dir / cycle_id / f"{name}.html", b"<p>report</p>")
+    (reports_dir / "2026-Q4").mkdir()  # a cycle with no report yet is not listed
+
+    path = write_index(reports_dir)
+
+    html = path.read_text(encoding="utf-8")
+    assert path == reports_dir / "index.html"
+    assert html.index("2026-Q3") < html.index("2026-Q2") and "2026-Q4" not in html
+    assert '<a href="2026-Q3/executive.html">executive</a>' in html
+    assert html.index("2026-Q3/executive.html") < html.index("2026-Q3/unit-a.html")
+    assert not list(reports_dir.rglob(".*.tmp"))  # written atomically, nothing left over
 
 
 def test_data_quality_and_sources_sections(catalog: Catalog) -> None:

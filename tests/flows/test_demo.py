@@ -9,6 +9,8 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from btm import store
+from btm.audiences import load_audiences
+from btm.catalog import load_catalog
 from btm.cli import app
 from btm.evidence.sample import BAD_SAMPLE, DEMO_CYCLES
 from btm.improvement import PHASES
@@ -60,12 +62,21 @@ def test_demo_twice_leaves_the_same_cycles_scores_and_emails(
     cycles, scores, deliveries, _, phases = before
     assert cycles == list(DEMO_CYCLES)
     assert len(scores) == len(DEMO_CYCLES) * 5 * 17 * 4
-    assert deliveries == len(DEMO_CYCLES) * len(settings.report_to)
-    assert [p.name for p in outbox] == [f"{c}-stakeholders.eml" for c in DEMO_CYCLES]
+    # every audience of btm/data/demo-audiences.yaml, one email per recipient
+    audiences = load_audiences(settings, load_catalog())
+    recipients = [(a.id, r) for a in audiences for r in a.recipients]
+    assert {a.kind for a in audiences} == {"pmo", "executive", "area_owner", "business_unit"}
+    assert deliveries == len(DEMO_CYCLES) * len(recipients) == len(outbox)
+    assert (settings.reports_dir / "index.html").exists()
 
-    message = message_from_bytes(outbox[-1].read_bytes(), policy=policy.default)
+    last_email = settings.outbox_dir / f"{DEMO_CYCLES[-1]}-stakeholders-pmo-example-org.eml"
+    message = message_from_bytes(last_email.read_bytes(), policy=policy.default)
     assert message.get_content_type() == "multipart/alternative"
-    assert [p.get_content_type() for p in message.iter_parts()] == ["text/plain", "text/html"]
+    assert [p.get_content_type() for p in message.iter_parts()] == [
+        "text/plain",
+        "multipart/related",
+    ]
+    assert len(last_email.read_bytes()) < 300_000
 
     # every cycle but the last walked assess, design, the PMO's gate, execute, improve and
     # closed; the last waits in design for the PMO, which no scheduled run passes
@@ -75,14 +86,14 @@ def test_demo_twice_leaves_the_same_cycles_scores_and_emails(
         assert dict(walked[cycle_id])["execute"] == "demo PMO"
         assert "(quarterly-cycle)" in dict(walked[cycle_id])["improve"]
     assert [phase for phase, _ in walked[DEMO_CYCLES[-1]]] == ["assess", "design"]
-    report = (settings.reports_dir / f"{DEMO_CYCLES[-1]}.html").read_text()
+    report = (settings.reports_dir / DEMO_CYCLES[-1] / "stakeholders.html").read_text()
     assert "Improvement initiatives" in report and f"Executed since {DEMO_CYCLES[-2]}" in report
     assert re.search(r"<td[^>]*>\d+ %</td>", report), "an initiative's progress is shown"
     assert "waiting for the PMO&#39;s approval" in report or "waiting for the PMO's" in report
 
     bad_cycle, bad_file = BAD_SAMPLE
     assert (settings.quarantine_dir / bad_cycle / "project-exports" / bad_file).exists()
-    bad_report = (settings.reports_dir / f"{bad_cycle}.html").read_text()
+    bad_report = (settings.reports_dir / bad_cycle / "stakeholders.html").read_text()
     assert bad_file in bad_report
 
 
@@ -147,5 +158,5 @@ def test_the_demo_moves_a_level_for_a_reason_explain_states(
         if rule.rule in gained:
             assert rule.outcome == "fail" and gained[rule.rule].outcome == "pass"
             assert rule.value != gained[rule.rule].value
-    report = (Settings().reports_dir / f"{last}.html").read_text()
+    report = (Settings().reports_dir / last / "stakeholders.html").read_text()
     assert capability in report

@@ -1,0 +1,197 @@
+"""Audiences: the file that names them, each one's report, the standalone copies with
+their index, and one delivery per recipient that a re-run never repeats."""
+
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from btm import cycle, store
+from btm.audiences import load_audiences
+from btm.errors import ConfigurationError
+from btm.settings import Settings
+from tests.btm.test_cycle import write_quarter
+from tests.conftest import KeepingHandler
+from tests.factories import rows, write_csv
+from tests.pipeline import CATALOG, RUBRIC, run_cycle
+
+SCRIPT = "<script>alert(1)</script>"
+EVIL_UNIT = f"Evil {SCRIPT} Unit"
+AUDIENCES = f"""
+audiences:
+  - {{id: everyone, kind: pmo, recipients: [pmo@example.org]}}
+  - {{id: board, kind: executive, recipients: [cio@example.org, cfo@example.org]}}
+  - {{id: area-mti, kind: area_owner, area: MTI, recipients: [mti@example.org]}}
+  - id: unit-evil
+    kind: business_unit
+    unit: "{EVIL_UNIT}"
+    recipients: [evil@example.org]
+"""
+
+
+@pytest.fixture
+def settings(btm_home: Path) -> Settings:
+    btm_home.mkdir(parents=True, exist_ok=True)
+    (btm_home / "audiences.yaml").write_text(AUDIENCES, encoding="utf-8")
+    return Settings()
+
+
+def _evil_quarter(inbox: Path) -> Path:
+    write_quarter(inbox, case_share=0.6)
+    investments = rows("investments", 10, business_unit=EVIL_UNIT)
+    for i, record in enumerate(investments):
+        record["investment_id"] = f"INV-E-{i}"
+    write_csv(inbox / "investments-evil.csv", investments)
+    projects = rows("projects", 5, business_unit=EVIL_UNIT)
+    for i, record in enumerate(projects):
+        record["project_id"] = f"PRJ-E-{i}"
+        record["investment_id"] = f"INV-E-{i}"
+        record["name"] = f"Project {SCRIPT}"
+    write_csv(inbox / "projects-evil.csv", projects)
+    return inbox
+
+
+def _messages(settings: Settings) -> dict[str, EmailMessage]:
+    return {
+        p.name: message_from_bytes(p.read_bytes(), policy=policy.default)  # type: ignore[misc]
+        for p in sorted(settings.outbox_dir.glob("*.eml"))
+    }
+
+
+def test_every_audience_gets_its_report_one_message_per_recipient(
+    engine: sa.Engine, settings: Settings, tmp_path: Path
+) -> None:
+    delivered = run_cycle("2026-Q1", _evil_quarter(tmp_path / "q1"), engine, settings)
+
+    assert [(d.audience, d.sent) for d in delivered.audiences] == [
+        ("everyone", ("pmo@example.org",)),
+        ("board", ("cio@example.org", "cfo@example.org")),
+        ("area-mti", ("mti@example.org",)),
+        ("unit-evil", ("evil@example.org",)),
+    ]
+    messages = _messages(settings)
+    assert len(messages) == 5 and all(len(m.get_all("To", [])) == 1 for m in messages.values())
+    board = messages["2026-Q1-board-cio-example-org.eml"]
+    assert board["Subject"].startswith("BTM executive summary 2026-Q1")
+    text = board.get_body(preferencelist=("plain",)).get_content()
+    assert "TARGET AND GAP" in text and "MATURITY OVER TIME" in text
+    area = messages["2026-Q1-area-mti-mti-example-org.eml"]
+    area_html = area.get_body(preferencelist=("html",)).get_content()
+    assert "Managing Technology Investments" in area_html and "GO-1" not in area_html
+    assert "Reasons and next steps" in area_html
+
+    # the standalone copies, with every rule's trace, and the index of them all
+    for audience in ("everyone", "board", "area-mti", "unit-evil"):
+        page = (settings.reports_dir / "2026-Q1" / f"{audience}.html").read_text()
+        assert "Rule traces" in page and "cid:" not in page
+    index = (settings.reports_dir / "index.html").read_text()
+    assert '<a href="2026-Q1/board.html">board</a>' in index
+
+
+def test_a_name_with_a_script_tag_is_escaped_in_every_output(
+    engine: sa.Engine, settings: Settings, tmp_path: Path
+) -> None:
+    run_cycle("2026-Q1", _evil_quarter(tmp_path / "q1"), engine, settings)
+
+    pages = [p.read_text() for p in (settings.reports_dir / "2026-Q1").glob("*.html")]
+    htmls = [
+        m.get_body(preferencelist=("html",)).get_content() for m in _messages(settings).values()
+    ]
+    for html in (*pages, *htmls):
+        assert SCRIPT not in html
+    unit_page = (settings.reports_dir / "2026-Q1" / "unit-evil.html").read_text()
+    assert "Evil &lt;script&gt;alert(1)&lt;/script&gt; Unit" in unit_page
+    texts = [
+        m.get_body(preferencelist=("plain",)).get_content() for m in _messages(settings).values()
+    ]
+    assert any(EVIL_UNIT.upper() in t or EVIL_UNIT in t for t in texts)  # text shows it as is
+
+
+def test_rerunning_a_delivered_cycle_sends_nothing_new(
+    engine: sa.Engine,
+    btm_home: Path,
+    tmp_path: Path,
+    smtp_settings: KeepingHandler,
+) -> None:
+    btm_home.mkdir(parents=True, exist_ok=True)
+    (btm_home / "audiences.yaml").write_text(AUDIENCES, encoding="utf-8")
+    settings = Settings()
+    inbox = _evil_quarter(tmp_path / "q1")
+
+    run_cycle("2026-Q1", inbox, engine, settings)
+    sent = len(smtp_settings.envelopes)
+    again = run_cycle("2026-Q1", inbox, engine, settings, force=True)
+
+    assert sent == 5 and len(smtp_settings.envelopes) == 5
+    assert all(d.sent == () for d in again.audiences)
+    with store.session_scope(engine) as session:
+        ledger = store.get_deliveries(session=session, cycle_id="2026-Q1")
+    assert sorted((d.audience, d.recipient) for d in ledger) == [
+        ("area-mti", "mti@example.org"),
+        ("board", "cfo@example.org"),
+        ("board", "cio@example.org"),
+        ("everyone", "pmo@example.org"),
+        ("unit-evil", "evil@example.org"),
+    ]
+
+
+def test_a_dry_run_renders_the_reports_and_sends_nothing(
+    engine: sa.Engine, settings: Settings, tmp_path: Path
+) -> None:
+    run_cycle("2026-Q1", _evil_quarter(tmp_path / "q1"), engine, settings)
+    reports = cycle.render_audience_reports(
+        engine=engine, cycle_id="2026-Q1", catalog=CATALOG, rubric=RUBRIC, settings=settings
+    )
+    with store.session_scope(engine) as session:
+        store.get_deliveries(session=session, cycle_id="2026-Q1")
+        session.exec(sa.delete(store.Delivery))  # type: ignore[call-overload]
+        session.commit()
+    before = sorted(settings.outbox_dir.glob("*.eml"))
+
+    dry = cycle.deliver_cycle_reports(
+        reports, engine=engine, cycle_id="2026-Q1", settings=settings, dry_run=True
+    )
+
+    assert dry.dry_run and all(d.sent == () for d in dry.audiences)
+    assert sorted(settings.outbox_dir.glob("*.eml")) == before
+    with store.session_scope(engine) as session:
+        assert store.get_deliveries(session=session, cycle_id="2026-Q1") == []
+    assert (settings.reports_dir / "2026-Q1" / "board.html").exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("audiences: [{id: Board, kind: executive}]", "lower-case letters"),
+        ("audiences: [{id: a, kind: boss}]", "kind"),
+        ("audiences: [{id: a, kind: area_owner, area: XX}]", "names its area"),
+        ("audiences: [{id: a, kind: business_unit}]", "names its unit"),
+        ("audiences: [{id: a, kind: pmo, recipients: [nobody]}]", "not an email address"),
+        ("audiences: [{id: a, kind: pmo}, {id: a, kind: executive}]", "used twice"),
+        ("audiences: [{id: a, kind: pmo, colour: red}]", "colour"),
+    ],
+)
+def test_a_mistake_in_the_audiences_file_names_the_file_and_the_entry(
+    btm_home: Path, text: str, named: str
+) -> None:
+    btm_home.mkdir(parents=True, exist_ok=True)
+    path = btm_home / "audiences.yaml"
+    path.write_text(text, encoding="utf-8")
+
+    with pytest.raises(ConfigurationError) as caught:
+        load_audiences(Settings(), CATALOG)
+
+    assert str(caught.value).startswith(str(path)) and named in str(caught.value)
+
+
+def test_without_an_audiences_file_the_full_report_goes_to_report_to(
+    btm_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BTM_REPORT_TO", "a@example.org, b@example.org")
+
+    (audience,) = load_audiences(Settings(), CATALOG)
+
+    assert (audience.id, audience.kind) == ("stakeholders", "pmo")
+    assert audience.recipients == ["a@example.org", "b@example.org"]
