@@ -119,6 +119,20 @@ class KeepingHandler:
 
     def __init__(self) -> None:
         self.envelopes: list[Envelope] = []
+        self.refused: set[str] = set()  # addresses answered "550 mailbox unavailable"
+
+    async def handle_RCPT(
+        self,
+        server: SMTPServer,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        rcpt_options: list[str],
+    ) -> str:
+        if address in self.refused:
+            return "550 5.1.1 mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: SMTPServer, session: Session, envelope: Envelope) -> str:
         self.envelopes.append(envelope)

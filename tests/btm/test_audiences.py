@@ -1,6 +1,7 @@
 """Audiences: the file that names them, each one's report, the standalone copies with
 their index, and one delivery per recipient that a re-run never repeats."""
 
+import re
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -195,3 +196,98 @@ def test_without_an_audiences_file_the_full_report_goes_to_report_to(
 
     assert (audience.id, audience.kind) == ("stakeholders", "pmo")
     assert audience.recipients == ["a@example.org", "b@example.org"]
+
+
+def test_the_mime_tree_received_over_smtp_resolves_every_chart_and_carries_the_numbers(
+    engine: sa.Engine,
+    btm_home: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    smtp_settings: KeepingHandler,
+) -> None:
+    monkeypatch.setenv("BTM_REPORT_BASE_URL", "https://reports.example.org/btm/")
+    settings = Settings()
+
+    delivered = run_cycle(
+        "2026-Q1", write_quarter(tmp_path / "q1", case_share=0.6), engine, settings
+    )
+
+    (envelope,) = smtp_settings.envelopes
+    received = message_from_bytes(envelope.original_content, policy=policy.default)
+    assert isinstance(received, EmailMessage)
+    assert received.get_content_type() == "multipart/alternative"
+    plain, related = received.iter_parts()
+    assert (plain.get_content_type(), related.get_content_type()) == (
+        "text/plain",
+        "multipart/related",
+    )
+    html_part, *images = related.iter_parts()
+    assert html_part.get_content_type() == "text/html" and images
+    assert all(i.get_content_type() == "image/png" for i in images)
+    html = html_part.get_content()
+    text = plain.get_content()
+    referenced = set(re.findall(r'src="cid:([^"]+)"', html))
+    attached = {str(i["Content-ID"]).strip("<>") for i in images}
+    assert referenced and referenced == attached
+    for image in images:
+        png = image.get_payload(decode=True)
+        assert isinstance(png, bytes) and png.startswith(b"\x89PNG")
+        name = str(image["Content-ID"]).strip("<>")
+        assert re.search(rf'src="cid:{re.escape(name)}"[^>]* alt="[^"]+\d', html) or re.search(
+            rf'alt="[^"]+\d[^"]*"[^>]* src="cid:{re.escape(name)}"', html
+        ), f"{name} has alt text with its numbers"
+    # the text twin carries the same numbers as the HTML
+    context = delivered.audiences[0]
+    report = cycle.render_audience_reports(
+        engine=engine, cycle_id="2026-Q1", catalog=CATALOG, rubric=RUBRIC, settings=settings
+    )[0].view.report
+    for number in (report.enterprise.level_text, *(a.level_text for a in report.areas)):
+        assert number in text and number in html
+    # the standalone copy is linked from the email where a base URL is configured
+    link = "https://reports.example.org/btm/2026-Q1/stakeholders.html"
+    assert f'href="{link}"' in html and link in text
+    assert context.report_path == settings.reports_dir / "2026-Q1" / "stakeholders.html"
+
+
+def test_a_refused_recipient_is_reported_and_served_on_the_next_run(
+    engine: sa.Engine,
+    btm_home: Path,
+    tmp_path: Path,
+    smtp_settings: KeepingHandler,
+) -> None:
+    btm_home.mkdir(parents=True, exist_ok=True)
+    (btm_home / "audiences.yaml").write_text(AUDIENCES, encoding="utf-8")
+    settings = Settings()
+    smtp_settings.refused.add("cfo@example.org")
+    inbox = write_quarter(tmp_path / "q1", case_share=0.6)
+
+    first = run_cycle("2026-Q1", inbox, engine, settings)
+
+    (failed,) = first.failed
+    assert failed.startswith("cfo@example.org: ") and "refused" in failed
+    assert len(smtp_settings.envelopes) == 4  # everyone else was served
+    smtp_settings.refused.clear()
+
+    again = run_cycle("2026-Q1", inbox, engine, settings)
+
+    assert [d.sent for d in again.audiences if d.sent] == [("cfo@example.org",)]
+    assert len(smtp_settings.envelopes) == 5
+
+
+def test_report_preview_writes_each_audience_and_sends_nothing(
+    engine: sa.Engine, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from btm.cli import app
+
+    run_cycle("2026-Q1", _evil_quarter(tmp_path / "q1"), engine, settings)
+    monkeypatch.setenv("BTM_DATABASE_URL", str(engine.url.render_as_string(hide_password=False)))
+    sent = sorted(settings.outbox_dir.glob("*.eml"))
+
+    result = CliRunner().invoke(app, ["report", "preview", "--audience", "board"])
+
+    assert result.exit_code == 0, result.output
+    preview = settings.reports_dir / "preview" / "2026-Q1" / "board.html"
+    assert str(preview) in result.output.replace("\n", "") and "Rule traces" in preview.read_text()
+    assert sorted(settings.outbox_dir.glob("*.eml")) == sent
