@@ -14,14 +14,13 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import pandas as pd
 import sqlalchemy as sa
 
-from btm import audiences, charts, delivery, fiscal, improvement, reporting, store
+from btm import audiences, delivery, fiscal, improvement, reporting, store
 from btm.catalog import Catalog
-from btm.charts import Chart
 from btm.errors import BtmError, ConfigurationError, DeliveryError
 from btm.evidence.gather import EvidencePlan, evidence_plan, quality_trend, source_notes
 from btm.evidence.kinds import load_kinds
@@ -31,6 +30,9 @@ from btm.reporting import BAND_COLOURS, RenderedReport
 from btm.scoring import CellScore, Rubric, score_units
 from btm.settings import Settings
 from btm.targets import Targets, load_targets
+
+if TYPE_CHECKING:  # matplotlib is imported where charts are drawn, not by every command
+    from btm.charts import Chart
 
 # cycle ids ----------------------------------------------------------------------------
 
@@ -405,6 +407,8 @@ class AudienceReport:
 def _charts(view: audiences.AudienceView, catalog: Catalog) -> tuple[Chart, ...]:
     """The charts an audience's template shows: trends, the heatmap's legend, or the
     unit against the others."""
+    from btm import charts
+
     kind = view.audience.kind
     made: list[Chart] = []
     if kind in ("pmo", "executive"):

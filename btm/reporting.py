@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import css_inline
 import pandas as pd
@@ -36,8 +36,10 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
 from markupsafe import Markup
 
 from btm.catalog import Catalog
-from btm.charts import Chart
 from btm.errors import ConfigurationError, DeliveryError
+
+if TYPE_CHECKING:  # matplotlib is imported where charts are drawn, not by every command
+    from btm.charts import Chart
 
 REPORTS_DIR = Path(__file__).resolve().parents[1] / "reports"
 HTML_TEMPLATE = "email.html.j2"
