@@ -34,7 +34,7 @@ from btm import store
 from btm.catalog import Catalog, read_yaml
 from btm.errors import ConfigurationError
 from btm.improvement import cells
-from btm.reporting import HeatmapArea, InitiativeLine, ReportContext
+from btm.reporting import HeatmapArea, InitiativeLine, ReportContext, mean_level
 from btm.scoring import format_value, metric_label, next_level_guidance
 from btm.settings import Settings
 
@@ -211,11 +211,6 @@ def _range(low: float | None, high: float | None) -> str:
     return f"{low:.1f}" if low == high else f"{low:.1f}–{high:.1f}"
 
 
-def _mean(values: Sequence[int | None]) -> float | None:
-    known = [v for v in values if v is not None]
-    return round(sum(known) / len(known), 1) if known else None
-
-
 def level_history(
     scores_by_cycle: Sequence[tuple[str, Sequence[store.Score]]], catalog: Catalog
 ) -> tuple[HistoryPoint, ...]:
@@ -224,9 +219,9 @@ def level_history(
     return tuple(
         HistoryPoint(
             cycle_id=cycle_id,
-            enterprise=_mean([s.level for s in scores]),
+            enterprise=mean_level([s.level for s in scores]),
             areas=tuple(
-                _mean([s.level for s in scores if area_of[s.capability] == a.id])
+                mean_level([s.level for s in scores if area_of[s.capability] == a.id])
                 for a in catalog.areas
             ),
         )
@@ -244,8 +239,8 @@ def target_lines(scores: Sequence[store.Score], catalog: Catalog) -> tuple[Targe
     lines = []
     for label, group in groups:
         known = [s for s in group if s.level is not None and s.target_level is not None]
-        level = _mean([s.level for s in known])
-        target = _mean([s.target_level for s in known])
+        level = mean_level([s.level for s in known])
+        target = mean_level([s.target_level for s in known])
         if level is None or target is None:
             gap = "unknown"
         else:
@@ -282,7 +277,7 @@ def area_notes(scores: Sequence[store.Score], catalog: Catalog, area: str) -> tu
                     capability.id,
                     capability.name,
                     dimension.name,
-                    _level(_mean([s.level for s in cell.scores])),
+                    _level(mean_level([s.level for s in cell.scores])),
                     f"below target: {', '.join(sorted(below))}"
                     if below
                     else "every unit at target",
@@ -304,11 +299,11 @@ def unit_comparisons(
         for s in belongs:
             if s.unit != unit:
                 others.setdefault(s.unit, []).append(s.level)
-        other_means = [m for m in (_mean(v) for v in others.values()) if m is not None]
+        other_means = [m for m in (mean_level(v) for v in others.values()) if m is not None]
         return Comparison(
             label=label,
-            value=_mean([s.level for s in belongs if s.unit == unit]),
-            reference=_mean([s.level for s in belongs]),
+            value=mean_level([s.level for s in belongs if s.unit == unit]),
+            reference=mean_level([s.level for s in belongs]),
             low=min(other_means) if other_means else None,
             high=max(other_means) if other_means else None,
         )

@@ -36,7 +36,7 @@ from btm.initiatives_file import (
     read_backlog,
     write_backlog,
 )
-from btm.reporting import Improvement, InitiativeLine
+from btm.reporting import Improvement, InitiativeLine, mean_level
 from btm.scoring import next_level_guidance
 from btm.settings import Settings
 
@@ -182,7 +182,8 @@ def waits_for(*, cycle: store.Cycle, phase: str, settings: Settings) -> str:
     """What the cycle needs before it can move on, in the words `btm status` prints."""
     if phase == "assess":
         if cycle.completed_at is None:
-            after = date.fromordinal(fiscal.current().as_of(cycle.id).toordinal() + 1).isoformat()
+            calendar = fiscal.current()
+            after = calendar.start(calendar.next(cycle.id)).isoformat()
             return (
                 f"its scoring: the quarterly-cycle run on or after {after} "
                 f"(or `btm run --cycle {cycle.id}`)"
@@ -196,7 +197,7 @@ def waits_for(*, cycle: store.Cycle, phase: str, settings: Settings) -> str:
         )
     if phase == "execute":
         following = fiscal.current().next(cycle.id)
-        day = date.fromordinal(fiscal.current().as_of(following).toordinal() + 1).isoformat()
+        day = fiscal.current().start(fiscal.current().next(following)).isoformat()
         return (
             f"the scoring of {following} (quarterly-cycle on {day}); "
             "the monthly initiative-pulse tracks the initiatives meanwhile"
@@ -380,10 +381,6 @@ def new_initiative(
     )
 
 
-def _original_scores(session: Any, cycle_id: str) -> list[store.Score]:
-    return store.get_scores(session=session, cycle_id=cycle_id)
-
-
 def build_backlog(
     *, engine: sa.Engine, cycle_id: str, catalog: Catalog, settings: Settings
 ) -> list[store.Initiative]:
@@ -395,7 +392,7 @@ def build_backlog(
             return existing
         backlog = propose_backlog(
             cycle_id=cycle_id,
-            scores=_original_scores(session, cycle_id),
+            scores=store.get_scores(session=session, cycle_id=cycle_id),
             catalog=catalog,
             config=config,
         )
@@ -446,14 +443,15 @@ def import_backlog(
                 "re-linked while it executes); `btm status` shows each cycle's phase"
             )
         existing = {i.id: i for i in store.initiatives_of(session=session, cycle_id=cycle_id)}
-        scores = _original_scores(session, cycle_id)
-    _, projects = latest_projects(engine=engine)
+        scores = store.get_scores(session=session, cycle_id=cycle_id)
+    _, project_batches = latest_project_batches(engine=engine)
+    known_projects = store.load_ids(engine=engine, kind="projects", batch_ids=project_batches)
     context = BacklogContext(
         cycle_id=cycle_id,
         capabilities={c.id: c.name for c in catalog.capabilities},
         dimensions=catalog.dimension_ids,
         existing=existing,
-        known_projects=frozenset(projects["project_id"].astype(str)) if len(projects) else None,
+        known_projects=frozenset(known_projects) if known_projects else None,
     )
     edits = read_backlog(path, context)
     listed = {e.id for e in edits if e.id}
@@ -629,21 +627,28 @@ def judge_initiative(
     )
 
 
-def latest_projects(
+def latest_project_batches(
     *, engine: sa.Engine, as_of: date | None = None
-) -> tuple[str | None, pd.DataFrame]:
+) -> tuple[str | None, list[int]]:
     """The newest accepted project evidence on `as_of` (default: the newest gathered):
-    the cycle it was gathered in and its rows, one per project id."""
+    the cycle it was gathered in and its batches."""
     up_to = fiscal.current().containing(as_of) if as_of else "9999-Q4"
     with store.session_scope(engine) as session:
         cycle_id = store.newest_cycle_fetched(session=session, up_to=up_to)
     if cycle_id is None:
-        return None, pd.DataFrame(columns=["project_id"])
+        return None, []
     plan = evidence_plan(engine=engine, cycle_id=cycle_id)
-    ids = [b.id for b in plan.batches if b.kind == "projects" and b.id is not None]
-    if not ids:
+    return cycle_id, sorted(b.id for b in plan.batches if b.kind == "projects" and b.id)
+
+
+def latest_projects(
+    *, engine: sa.Engine, as_of: date | None = None
+) -> tuple[str | None, pd.DataFrame]:
+    """The rows of `latest_project_batches`, one per project id."""
+    cycle_id, batch_ids = latest_project_batches(engine=engine, as_of=as_of)
+    if not batch_ids:
         return cycle_id, pd.DataFrame(columns=["project_id"])
-    rows = store.load_rows(engine=engine, kind="projects", batch_ids=sorted(ids))
+    rows = store.load_rows(engine=engine, kind="projects", batch_ids=batch_ids)
     return cycle_id, rows.drop_duplicates("project_id", keep="last")
 
 
@@ -685,19 +690,14 @@ def run_pulse(*, engine: sa.Engine, as_of: date, settings: Settings, catalog: Ca
 # improve: the review ------------------------------------------------------------------
 
 
-def _rollup(scores: Sequence[store.Score]) -> float | None:
-    known = [s.level for s in scores if s.level is not None]
-    return round(sum(known) / len(known), 1) if known else None
-
-
 def review_cycle(
     *, engine: sa.Engine, cycle_id: str, compared_with: str, catalog: Catalog
 ) -> dict[str, Any]:
     """Compare the cycle's levels with the next cycle's and the targets: regressions,
     each initiative's outcome, and the next cycle's proposed targets."""
     with store.session_scope(engine) as session:
-        before = _original_scores(session, cycle_id)
-        after = _original_scores(session, compared_with)
+        before = store.get_scores(session=session, cycle_id=cycle_id)
+        after = store.get_scores(session=session, cycle_id=compared_with)
         initiatives = [
             i
             for i in store.initiatives_of(session=session, cycle_id=cycle_id)
@@ -748,7 +748,10 @@ def review_cycle(
     ]
     return {
         "compared_with": compared_with,
-        "enterprise": {"before": _rollup(before), "after": _rollup(after)},
+        "enterprise": {
+            "before": mean_level(s.level for s in before),
+            "after": mean_level(s.level for s in after),
+        },
         "cells_at_target": {"before": was_at_target, "after": at_target, "of": len(after)},
         "regressions": regressions,
         "initiatives": outcomes,
@@ -811,17 +814,21 @@ class Progress:
     improved: tuple[str, ...]
     waiting: tuple[str, ...]  # earlier cycles still in design: not passed silently
 
-    def lines(self, settings: Settings) -> list[str]:
-        out = []
-        if self.designed:
-            out.append(f"{self.designed}: design, {self.backlog} initiatives proposed")
-        out.extend(f"{c}: improved and closed" for c in self.improved)
-        out.extend(
+    def moved_lines(self) -> list[str]:
+        designed = [f"{self.designed}: design, {self.backlog} initiatives proposed"]
+        return (designed if self.designed else []) + [
+            f"{c}: improved and closed" for c in self.improved
+        ]
+
+    def waiting_lines(self, settings: Settings) -> list[str]:
+        return [
             f"{c}: still waits in design for {settings.pmo}'s approval of its backlog "
             "(`btm cycle advance`); not passed by a scheduled run"
             for c in self.waiting
-        )
-        return out
+        ]
+
+    def lines(self, settings: Settings) -> list[str]:
+        return self.moved_lines() + self.waiting_lines(settings)
 
 
 def after_assessment(

@@ -329,8 +329,21 @@ class _Stat:
 
     @property
     def mean(self) -> Decimal:
-        # Decimal keeps "half up" exact: float round() would turn 2.25 into 2.2.
-        return (Decimal(self.total) / Decimal(self.count)).quantize(ONE_DECIMAL, ROUND_HALF_UP)
+        return _half_up(Decimal(self.total) / Decimal(self.count))
+
+
+def _half_up(value: Decimal) -> Decimal:
+    # Decimal keeps "half up" exact: float round() would turn 2.25 into 2.2.
+    return value.quantize(ONE_DECIMAL, ROUND_HALF_UP)
+
+
+def mean_level(values: Iterable[int | None]) -> float | None:
+    """The roll-up rule for any group of levels: the mean of the known ones, rounded half
+    up to one decimal; None when none is known."""
+    known = [v for v in values if v is not None]
+    if not known:
+        return None
+    return float(_half_up(Decimal(sum(known)) / Decimal(len(known))))
 
 
 @dataclass(frozen=True)

@@ -132,8 +132,10 @@ def move_phases(cycle_id: str, settings: Settings) -> improvement.Progress:
         actor=run_actor(),
     )
     logger = get_run_logger()
-    for line in progress.lines(settings):
-        (logger.warning if "waits" in line else logger.info)("%s", line)
+    for line in progress.moved_lines():
+        logger.info("%s", line)
+    for line in progress.waiting_lines(settings):
+        logger.warning("%s", line)
     return progress
 
 

@@ -20,6 +20,7 @@ from btm.reporting import (
     SourceNote,
     StaleNote,
     build_report_context,
+    mean_level,
     render_report,
     write_file_atomically,
     write_index,
@@ -292,3 +293,9 @@ def test_each_capability_rolls_up_from_its_dimensions_with_its_spread(trend: Rep
     # MTI-2 known levels now: Insurance process 2, information 3; Retail process 4
     assert overall.level_text == "3.0" and overall.detail_text.startswith("2–4")
     assert rows["SP-3"].overall is not None and rows["SP-3"].overall.level_text == "–"
+
+
+def test_every_roll_up_outside_the_report_follows_its_half_up_rule() -> None:
+    # float round() gives 2.2 for a mean of 2.25; the report's rule says 2.3
+    assert mean_level([2, 2, 2, 3]) == 2.3
+    assert mean_level([1, None, 2]) == 1.5 and mean_level([None]) is None
