@@ -7,15 +7,14 @@ level text is written in code.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from btm.errors import ConfigurationError
+from btm.resources import DATA_DIR, reread_when_changed
 
-DATA_DIR = Path(__file__).parent / "data"
 CATALOG_FILE = DATA_DIR / "catalog.yaml"
 
 
@@ -74,6 +73,8 @@ class Catalog:
     dimensions: tuple[Dimension, ...]
     levels: tuple[Level, ...]
     states: tuple[State, ...]
+    survey_roles: tuple[str, ...]  # who answers the self-assessment survey
+    path: Path = CATALOG_FILE  # where it was read from, for messages
 
     def capability(self, capability_id: str) -> Capability:
         for capability in self.capabilities:
@@ -81,6 +82,30 @@ class Catalog:
                 return capability
         known = ", ".join(c.id for c in self.capabilities)
         raise ConfigurationError(f"unknown capability {capability_id!r}; known: {known}")
+
+    def state_id(self, state: str, *, setting: str = "BTM_TARGET_STATE") -> str:
+        """The id of a target state named in any case, or a ConfigurationError naming the
+        setting it came from and the allowed states."""
+        allowed = [s.id for s in self.states]
+        if (wanted := str(state).strip().lower()) in allowed:
+            return wanted
+        raise ConfigurationError(
+            f"{setting}={state!r} is not a state of {label(self.path)}; "
+            f"set it to one of {', '.join(allowed)}"
+        )
+
+    @property
+    def level_numbers(self) -> tuple[int, ...]:
+        """The maturity levels, lowest first (1 to 5 in the Standard)."""
+        return tuple(lv.level for lv in self.levels)
+
+    @property
+    def lowest_level(self) -> int:
+        return self.levels[0].level
+
+    @property
+    def highest_level(self) -> int:
+        return self.levels[-1].level
 
     def area_of(self, capability_id: str) -> Area:
         area_id = self.capability(capability_id).area
@@ -103,11 +128,13 @@ def _build(path: Path, raw: Any) -> Catalog:
             dimensions=tuple(Dimension(**d) for d in raw["dimensions"]),
             levels=tuple(Level(**lv) for lv in raw["levels"]),
             states=tuple(State(**s) for s in raw["states"]),
+            survey_roles=tuple(str(r) for r in raw["survey_roles"]),
+            path=path,
         )
     except (KeyError, TypeError) as exc:
         raise ConfigurationError(
             f"{path}: malformed catalogue ({exc}); each of areas, capabilities, dimensions, "
-            "levels and states must be a list of entries with the documented keys"
+            "levels, states and survey_roles must be a list of entries with the documented keys"
         ) from exc
     area_ids = {a.id for a in catalog.areas}
     for capability in catalog.capabilities:
@@ -120,6 +147,16 @@ def _build(path: Path, raw: Any) -> Catalog:
     return catalog
 
 
-@cache
 def load_catalog(path: Path = CATALOG_FILE) -> Catalog:
+    """The catalogue in `path` (the shipped one, or the PMO's `BTM_HOME/catalog.yaml`)."""
+    return _load(path)
+
+
+@reread_when_changed
+def _load(path: Path) -> Catalog:
     return _build(path, read_yaml(path))
+
+
+def label(path: Path) -> str:
+    """A data file's name for messages: `btm/data/<name>` when shipped, else its path."""
+    return f"btm/data/{path.name}" if path.parent == DATA_DIR else str(path)

@@ -5,16 +5,18 @@ the HTML part (multipart/alternative, so clients show the richest part they can)
 HTML's charts beside it as PNG parts named by Content-ID (multipart/related);
 `write_to_outbox` keeps that message as an `.eml` file, written atomically, for the ledger
 or for sending by hand. `smtp_config` says where to send, from BTM_SMTP_* or from the
-Prefect block BTM_SMTP_BLOCK names (read at send time through a loader that flows/
-installs, so this library never imports Prefect); `send_with_retry` hands the message to
-that server, trying again after transient failures, and turns every failure into an
-`SmtpError` that names the setting to check. The SMTP password is never written into an
-error message, a repr or a log line.
+Prefect block BTM_SMTP_BLOCK names (read at send time through the reader a flow hands
+down in its setup, so this library never imports Prefect); `send_with_retry` hands the
+message to that server, trying again after transient failures, and turns every failure
+into an `SmtpError` that names the setting to check. The SMTP password is never written
+into an error message, a repr or a log line. `deliver_cycle_reports` sends a cycle's
+reports, one message and one ledger row per recipient.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import smtplib
 import socket
 import ssl
@@ -27,8 +29,13 @@ from email.utils import format_datetime, localtime, make_msgid
 from pathlib import Path
 from typing import Literal
 
+import sqlalchemy as sa
+
+from btm import store
 from btm.errors import ConfigurationError, DeliveryError
-from btm.reporting import RenderedReport, write_file_atomically
+from btm.reporting.compose import AudienceReport, standalone_path, write_reports
+from btm.reporting.render import RenderedReport, write_file_atomically
+from btm.resources import TEMPLATES_DIR
 from btm.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -117,28 +124,22 @@ class SmtpConfig:
 
 
 SmtpBlockLoader = Callable[[str], SmtpConfig]
-_smtp_block_loader: SmtpBlockLoader | None = None
 
 
-def use_smtp_block_loader(loader: SmtpBlockLoader) -> None:
-    """How BTM_SMTP_BLOCK is read. The orchestration layer (flows/) installs Prefect's
-    EmailServerCredentials blocks here, so this library never imports Prefect."""
-    global _smtp_block_loader
-    _smtp_block_loader = loader
-
-
-def smtp_config(settings: Settings) -> SmtpConfig | None:
+def smtp_config(settings: Settings, read_block: SmtpBlockLoader | None = None) -> SmtpConfig | None:
     """The server to send through, read now (call it at send time, and keep the result no
     longer than the send): the Prefect block BTM_SMTP_BLOCK names, else BTM_SMTP_*; None
-    when neither BTM_SMTP_BLOCK nor BTM_SMTP_HOST is set, and the outbox is used."""
+    when neither BTM_SMTP_BLOCK nor BTM_SMTP_HOST is set, and the outbox is used. The
+    flows hand down `read_block` (Prefect's EmailServerCredentials blocks), so this
+    library never imports Prefect."""
     if settings.smtp_block:
-        if _smtp_block_loader is None:
+        if read_block is None:
             raise ConfigurationError(
                 f"BTM_SMTP_BLOCK names the Prefect block {settings.smtp_block!r}, which only "
                 "the flows can read; run through `btm run` or the deployment, or set "
                 "BTM_SMTP_HOST instead"
             )
-        return _smtp_block_loader(settings.smtp_block)
+        return read_block(settings.smtp_block)
     if not settings.smtp_host:
         return None
     return SmtpConfig(
@@ -389,3 +390,149 @@ def _refusals(refused: dict[str, tuple[int, bytes]]) -> str:
 def _reply(code: int, text: bytes | str) -> str:
     reply = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
     return f"{code} {reply}".strip()
+
+
+# a cycle's reports: dispatch each message, with the ledger -----------------------------
+
+
+def dispatch(
+    message: EmailMessage,
+    *,
+    settings: Settings,
+    name: str,
+    smtp: SmtpConfig | Literal["settings"] | None = "settings",
+) -> tuple[str, str]:
+    """Send through SMTP when it is configured (BTM_SMTP_* or BTM_SMTP_BLOCK), retrying
+    transient failures with backoff, else keep the message in the outbox as `<name>.eml`;
+    returns the channel and where the message went. A caller sending many messages reads
+    the SMTP configuration once and passes it as `smtp`."""
+    config = smtp_config(settings) if smtp == "settings" else smtp
+    if config is not None:
+        send_with_retry(message, config)
+        return "smtp", config.address
+    path = write_to_outbox(message, outbox_dir=settings.outbox_dir, name=name)
+    return "outbox", str(path)
+
+
+def failure_alert(
+    *, flow_name: str, run_name: str, state: str, detail: str, link: str, settings: Settings
+) -> EmailMessage | None:
+    """The ops team's email for a failed flow run; None when no ops address is set."""
+    if not settings.ops_email:
+        return None
+    message = EmailMessage()
+    message["Subject"] = f"BTM flow run {run_name} ({flow_name}): {state}"
+    message["From"] = settings.report_from
+    message["To"] = settings.ops_email
+    message.set_content(
+        f"The flow run {run_name} of {flow_name} ended {state}.\n\n"
+        f"{detail}\n\nOpen it in Prefect: {link}\n"
+    )
+    return message
+
+
+@dataclass(frozen=True)
+class AudienceDelivery:
+    audience: str
+    report_path: Path
+    sent: tuple[str, ...]
+    skipped: tuple[str, ...]  # delivered before: the ledger has them
+    failed: tuple[str, ...]  # "address: why"
+    channel: str
+    locations: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    cycle_id: str
+    index_path: Path
+    audiences: tuple[AudienceDelivery, ...]
+    dry_run: bool = False
+
+    @property
+    def report_path(self) -> Path:
+        return self.audiences[0].report_path
+
+    @property
+    def location(self) -> str | None:
+        """Where the first message went (the outbox file or the SMTP server), or None
+        when nothing was sent."""
+        return next((loc for d in self.audiences for loc in d.locations), None)
+
+    @property
+    def failed(self) -> tuple[str, ...]:
+        return tuple(f for d in self.audiences for f in d.failed)
+
+    @property
+    def skipped(self) -> tuple[str, ...]:
+        return tuple(f"{d.audience}/{r}" for d in self.audiences for r in d.skipped)
+
+
+def deliver_cycle_reports(
+    reports: Sequence[AudienceReport],
+    *,
+    engine: sa.Engine,
+    cycle_id: str,
+    settings: Settings,
+    smtp: Callable[[], SmtpConfig | None] | None = None,
+    templates: Sequence[Path] = (TEMPLATES_DIR,),
+    dry_run: bool = False,
+) -> DeliveryReport:
+    """Keep the standalone reports, then send each audience's email to each recipient
+    the ledger has not recorded yet: one message and one ledger row per recipient, so a
+    retried task or a re-run flow never sends a report twice. A send that fails after
+    its retries is reported, not recorded, and the others go on. `dry_run` renders and
+    keeps the files but sends and records nothing. `smtp` says where to send, read once
+    per audience that has someone to send to (default: the BTM_SMTP_* settings)."""
+    server_for = smtp or (lambda: smtp_config(settings))
+    index = write_reports(reports, cycle_id=cycle_id, settings=settings, templates=templates)
+    outcomes = []
+    for report in reports:
+        audience = report.audience
+        delivered = store.delivered_to(engine=engine, cycle_id=cycle_id, audience=audience.id)
+        pending = [r for r in audience.recipients if r not in delivered]
+        skipped = tuple(r for r in audience.recipients if r not in pending)
+        sent, failed, locations, channel = [], [], [], "none"
+        server = None if dry_run or not pending else server_for()
+        for recipient in [] if dry_run else pending:
+            message = build_message(
+                report.email, sender=settings.report_from, recipients=[recipient]
+            )
+            try:
+                channel, location = dispatch(
+                    message,
+                    settings=settings,
+                    name=f"{cycle_id}-{audience.id}-{_slug(recipient)}",
+                    smtp=server,
+                )
+            except DeliveryError as exc:
+                failed.append(f"{recipient}: {exc}")
+                continue
+            store.save_delivery(
+                engine=engine,
+                delivery=store.Delivery(
+                    cycle_id=cycle_id,
+                    audience=audience.id,
+                    recipient=recipient,
+                    channel=channel,
+                    location=location,
+                ),
+            )
+            sent.append(recipient)
+            locations.append(location)
+        outcomes.append(
+            AudienceDelivery(
+                audience=audience.id,
+                report_path=standalone_path(settings, cycle_id, audience.id),
+                sent=tuple(sent),
+                skipped=skipped,
+                failed=tuple(failed),
+                channel=channel,
+                locations=tuple(locations),
+            )
+        )
+    return DeliveryReport(cycle_id, index, tuple(outcomes), dry_run)
+
+
+def _slug(address: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", address.lower()).strip("-")

@@ -7,15 +7,15 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import col, select
 
 from btm import store
 from btm.catalog import Catalog
-from btm.cycle import cycle_as_of
 from btm.errors import ConfigurationError
 from btm.evidence.gather import evidence_plan
+from btm.fiscal import FiscalCalendar
 from btm.metrics import METRICS
-from btm.scoring import Guidance, Rubric, format_value, next_level_guidance
+from btm.scoring.engine import Guidance, next_level_guidance
+from btm.scoring.rubric import Rubric, format_value
 
 
 @dataclass(frozen=True)
@@ -73,24 +73,26 @@ def _kind_of(metric: str, rubric: Rubric) -> str | None:
 
 
 def _evidence(
-    engine: sa.Engine, cycle_id: str, hashes: list[str], carried: dict[int, str]
+    engine: sa.Engine,
+    cycle_id: str,
+    hashes: list[str],
+    carried: dict[int, str],
+    calendar: FiscalCalendar,
 ) -> dict[str, list[EvidenceLine]]:
     """The batches behind a unit's scores, by evidence kind, with their age (`carried`:
     the batches the cycle's plan brought forward, and the cycle each came from)."""
-    as_of = cycle_as_of(cycle_id)
+    as_of = calendar.as_of(cycle_id)
     lines: dict[str, list[EvidenceLine]] = {}
-    with store.session_scope(engine) as session:
-        statement = select(store.EvidenceBatch).where(col(store.EvidenceBatch.sha256).in_(hashes))
-        for batch in session.exec(statement):
-            from_cycle = carried.get(batch.id or -1, cycle_id)
-            lines.setdefault(batch.kind, []).append(
-                EvidenceLine(
-                    f"{batch.source}/{batch.part}",
-                    batch.sha256,
-                    from_cycle,
-                    (as_of - cycle_as_of(from_cycle)).days,
-                )
+    for batch in store.batches_by_hash(engine=engine, hashes=hashes):
+        from_cycle = carried.get(batch.id or -1, cycle_id)
+        lines.setdefault(batch.kind, []).append(
+            EvidenceLine(
+                f"{batch.source}/{batch.part}",
+                batch.sha256,
+                from_cycle,
+                (as_of - calendar.as_of(from_cycle)).days,
             )
+        )
     return lines
 
 
@@ -99,6 +101,7 @@ def explain(
     engine: sa.Engine,
     catalog: Catalog,
     rubric: Rubric,
+    calendar: FiscalCalendar,
     cycle_id: str,
     capability: str,
     unit: str | None = None,
@@ -112,14 +115,13 @@ def explain(
         raise ConfigurationError(
             f"unknown dimension {dimension!r}; use one of {', '.join(catalog.dimension_ids)}"
         )
-    with store.session_scope(engine) as session:
-        scores = [
-            s
-            for s in store.get_scores(session=session, cycle_id=cycle_id)
-            if s.capability == capability
-            and (unit is None or s.unit == unit)
-            and (dimension is None or s.dimension == dimension)
-        ]
+    scores = [
+        s
+        for s in store.scores_of(engine=engine, cycle_id=cycle_id)
+        if s.capability == capability
+        and (unit is None or s.unit == unit)
+        and (dimension is None or s.dimension == dimension)
+    ]
     if not scores:
         raise ConfigurationError(
             f"no scores of {capability} in cycle {cycle_id}"
@@ -130,7 +132,7 @@ def explain(
     carried = evidence_plan(engine=engine, cycle_id=cycle_id).carried
     hashes = {s.unit: s.evidence_hashes for s in scores}
     evidence_by_unit = {
-        unit: _evidence(engine, cycle_id, unit_hashes, carried)
+        unit: _evidence(engine, cycle_id, unit_hashes, carried, calendar)
         for unit, unit_hashes in hashes.items()
     }
     return [_explained(score, named.name, rubric, evidence_by_unit[score.unit]) for score in scores]

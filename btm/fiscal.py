@@ -12,16 +12,11 @@ cycle that would reach outside them is refused.
 from __future__ import annotations
 
 import calendar
-import os
 import re
 from dataclasses import dataclass
 from datetime import date
-from functools import lru_cache
-
-import pydantic
 
 from btm.errors import ConfigurationError
-from btm.settings import Settings
 
 SETTING = "BTM_FISCAL_YEAR_START_MONTH"
 _CYCLE_ID = re.compile(r"([0-9]{4})-Q([1-4])")
@@ -133,27 +128,3 @@ class FiscalCalendar:
 def _format(index: int) -> str:
     year, quarter = divmod(index, 4)
     return f"{year:04}-Q{quarter + 1}"
-
-
-def current() -> FiscalCalendar:
-    """The calendar of the current settings (BTM_FISCAL_YEAR_START_MONTH)."""
-    # Reading Settings costs about half a millisecond and cycles are dated often. The cache
-    # is keyed on the variable's raw value, in every case spelling pydantic-settings reads,
-    # so a changed environment (as between tests) is seen at once; Settings validates it.
-    raw = tuple((name, value) for name, value in os.environ.items() if name.upper() == SETTING)
-    return _calendar_for(raw)
-
-
-@lru_cache(maxsize=16)
-def _calendar_for(raw: tuple[tuple[str, str], ...]) -> FiscalCalendar:
-    try:
-        first_month = Settings().fiscal_year_start_month
-    except pydantic.ValidationError as exc:
-        if not any(error["loc"] == ("fiscal_year_start_month",) for error in exc.errors()):
-            raise
-        values = ", ".join(f"{name}={value!r}" for name, value in raw)
-        raise ConfigurationError(
-            f"{values} is not a month; set {SETTING} to 1-12, the month the fiscal year "
-            "starts in (1 = January, 4 = April)"
-        ) from None
-    return FiscalCalendar(first_month)

@@ -8,6 +8,7 @@ unknown rather than as zero.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -17,11 +18,20 @@ import pandas as pd
 
 UNIT = "business_unit"
 ENTERPRISE = "(enterprise)"  # the row of metrics computed over every unit's evidence together
-FRESH_DAYS = 30
 DECIDED = ["approved", "active", "closed"]
 
-Compute = Callable[[pd.DataFrame, date], pd.Series]
+Compute = Callable[..., pd.Series]  # (frame, as_of), and the policy when it takes one
 MetricUnit = Literal["share", "count", "score"]
+
+
+@dataclass(frozen=True)
+class MetricPolicy:
+    """The windows and sets some metrics measure against, read from the rubric's
+    `metric_policy` (btm/data/rubric.yaml), so that a PMO changes them in one file."""
+
+    fresh_days: int  # status_freshness: a status updated within this many days (FRESH_DAYS)
+    review_days: int  # risk_review_timeliness: reviewed within this many days (REVIEW_DAYS)
+    serious_risk_severities: tuple[str, ...]  # risk_mitigation_coverage's population
 
 
 @dataclass(frozen=True)
@@ -31,6 +41,15 @@ class Metric:
     description: str
     compute: Compute
     unit: MetricUnit = "share"
+
+    @property
+    def takes_policy(self) -> bool:
+        return "policy" in inspect.signature(self.compute).parameters
+
+    def __call__(self, frame: pd.DataFrame, as_of: date, policy: MetricPolicy) -> pd.Series:
+        if self.takes_policy:
+            return self.compute(frame, as_of, policy=policy)
+        return self.compute(frame, as_of)
 
 
 METRICS: dict[str, Metric] = {}
@@ -192,10 +211,10 @@ def green_health_rate(frame: pd.DataFrame, as_of: date) -> pd.Series:
 
 
 @metric(kind="projects")
-def status_freshness(frame: pd.DataFrame, as_of: date) -> pd.Series:
+def status_freshness(frame: pd.DataFrame, as_of: date, *, policy: MetricPolicy) -> pd.Series:
     """Share of active projects whose status was updated in the 30 days (FRESH_DAYS)
     before the cycle's as-of date."""
-    cutoff = pd.Timestamp(as_of - timedelta(days=FRESH_DAYS))
+    cutoff = pd.Timestamp(as_of - timedelta(days=policy.fresh_days))
     updated = pd.to_datetime(column(frame, "last_status_update"))
     return share(frame, updated >= cutoff, _active(frame))
 
@@ -281,18 +300,16 @@ def decision_rationale_rate(frame: pd.DataFrame, as_of: date) -> pd.Series:
 
 # risks --------------------------------------------------------------------------------
 
-REVIEW_DAYS = 90
-
 
 def _open_risks(frame: pd.DataFrame) -> pd.Series:
     return column(frame, "status") != "closed"
 
 
 @metric(kind="risks")
-def risk_review_timeliness(frame: pd.DataFrame, as_of: date) -> pd.Series:
+def risk_review_timeliness(frame: pd.DataFrame, as_of: date, *, policy: MetricPolicy) -> pd.Series:
     """Share of risks not closed that were reviewed in the 90 days (REVIEW_DAYS) before
     the cycle's as-of date."""
-    cutoff = pd.Timestamp(as_of - timedelta(days=REVIEW_DAYS))
+    cutoff = pd.Timestamp(as_of - timedelta(days=policy.review_days))
     reviewed = pd.to_datetime(column(frame, "review_date"))
     return share(frame, reviewed >= cutoff, _open_risks(frame))
 
@@ -304,9 +321,12 @@ def risk_owner_coverage(frame: pd.DataFrame, as_of: date) -> pd.Series:
 
 
 @metric(kind="risks")
-def risk_mitigation_coverage(frame: pd.DataFrame, as_of: date) -> pd.Series:
+def risk_mitigation_coverage(
+    frame: pd.DataFrame, as_of: date, *, policy: MetricPolicy
+) -> pd.Series:
     """Share of high and critical risks not closed that have a mitigation plan."""
-    serious = column(frame, "severity").isin(["high", "critical"]) & _open_risks(frame)
+    severities = list(policy.serious_risk_severities)
+    serious = column(frame, "severity").isin(severities) & _open_risks(frame)
     return share(frame, filled(frame, "mitigation"), serious)
 
 
@@ -374,28 +394,9 @@ def survey_median_pmo(frame: pd.DataFrame, as_of: date) -> pd.Series:
     return _median_of_role(frame, "pmo")
 
 
-SurveyAnswers = dict[str, dict[tuple[str, str], tuple[float, int]]]
-
-
-def survey_answers(frame: pd.DataFrame | None) -> SurveyAnswers:
-    """Per unit, per (capability, dimension): the median self-assessed score and the
-    number of answers."""
-    if frame is None or frame.empty:
-        return {}
-    answered = frame.dropna(subset=[UNIT, "capability", "dimension", "score"])
-    grouped = answered.groupby([UNIT, "capability", "dimension"])["score"].agg(["median", "size"])
-    result: SurveyAnswers = {}
-    for (unit, capability, dimension), median, size in zip(
-        grouped.index, grouped["median"], grouped["size"], strict=True
-    ):
-        result.setdefault(str(unit), {})[(str(capability), str(dimension))] = (
-            float(median),
-            int(size),
-        )
-    return result
-
-
-def compute_metrics(evidence: Mapping[str, pd.DataFrame], *, as_of: date) -> pd.DataFrame:
+def compute_metrics(
+    evidence: Mapping[str, pd.DataFrame], *, as_of: date, policy: MetricPolicy
+) -> pd.DataFrame:
     """One row per business unit, one column per registered metric (NaN = no evidence)."""
     units = sorted(
         {u for frame in evidence.values() if UNIT in frame for u in frame[UNIT].dropna()}
@@ -406,13 +407,15 @@ def compute_metrics(evidence: Mapping[str, pd.DataFrame], *, as_of: date) -> pd.
         if frame is None or frame.empty:
             table[definition.name] = float("nan")
             continue
-        table[definition.name] = definition.compute(frame, as_of).reindex(table.index)
+        table[definition.name] = definition(frame, as_of, policy).reindex(table.index)
     return table.astype(float)
 
 
-def enterprise_metrics(evidence: Mapping[str, pd.DataFrame], *, as_of: date) -> pd.Series:
+def enterprise_metrics(
+    evidence: Mapping[str, pd.DataFrame], *, as_of: date, policy: MetricPolicy
+) -> pd.Series:
     """Every metric over the whole enterprise's evidence, as if it were one unit."""
     pooled = {kind: frame.assign(**{UNIT: ENTERPRISE}) for kind, frame in evidence.items()}
-    table = compute_metrics(pooled, as_of=as_of)
+    table = compute_metrics(pooled, as_of=as_of, policy=policy)
     row = table.reindex([ENTERPRISE]).iloc[0]
     return pd.Series(row, index=list(METRICS), dtype=float)

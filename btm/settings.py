@@ -9,10 +9,15 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+import pydantic
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from btm.targets import check_state
+from btm.catalog import Catalog, load_catalog
+from btm.errors import ConfigurationError
+from btm.fiscal import SETTING as FISCAL_SETTING
+from btm.fiscal import FiscalCalendar
+from btm.resources import data_file
 
 
 class Settings(BaseSettings):
@@ -47,8 +52,6 @@ class Settings(BaseSettings):
 
     fiscal_year_start_month: int = Field(
         default=1,
-        ge=1,
-        le=12,
         description="The first month of the fiscal year, 1-12 (BTM_FISCAL_YEAR_START_MONTH); "
         "cycle ids name fiscal quarters, the fiscal year by the calendar year it ends in",
     )
@@ -79,12 +82,33 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
-    @field_validator("target_state")
+    @field_validator("fiscal_year_start_month", mode="before")
     @classmethod
-    def _known_state(cls, value: str) -> str:
+    def _a_month(cls, value: object) -> int:
+        text = str(value).strip()
+        if text.isdigit() and 1 <= int(text) <= 12:
+            return int(text)
+        raise ConfigurationError(
+            f"{FISCAL_SETTING}={value!r} is not a month; set {FISCAL_SETTING} to 1-12, the "
+            "month the fiscal year starts in (1 = January, 4 = April)"
+        )
+
+    @model_validator(mode="after")
+    def _known_state(self) -> Settings:
         # A ConfigurationError, not a ValueError: pydantic lets it through unwrapped, so
-        # the user sees the one line naming the setting and its allowed values.
-        return check_state(value)
+        # the user sees the one line naming the setting and its allowed values. The
+        # catalogue is this home's: the PMO's copy when there is one.
+        self.target_state = self.catalog.state_id(self.target_state)
+        return self
+
+    @property
+    def catalog(self) -> Catalog:
+        """The catalogue: `BTM_HOME/catalog.yaml` when the PMO keeps one, else the shipped."""
+        return load_catalog(data_file("catalog.yaml", self.resolved_home))
+
+    @cached_property
+    def calendar(self) -> FiscalCalendar:
+        return FiscalCalendar(self.fiscal_year_start_month)
 
     @cached_property
     def resolved_home(self) -> Path:
@@ -118,4 +142,14 @@ class Settings(BaseSettings):
 
 
 def load_settings() -> Settings:
-    return Settings()
+    """The settings from the environment; a value pydantic refuses is one
+    ConfigurationError naming the variable, what it holds and what it must be."""
+    try:
+        return Settings()
+    except pydantic.ValidationError as exc:
+        first = exc.errors()[0]
+        name = "BTM_" + "_".join(str(part) for part in first["loc"]).upper()
+        raise ConfigurationError(
+            f"{name}={first.get('input')!r}: {first['msg'].lower()}; "
+            f"see `btm --help` and the README's settings"
+        ) from None

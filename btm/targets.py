@@ -14,13 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from btm.catalog import CATALOG_FILE, DATA_DIR, Catalog, load_catalog, read_yaml
+from btm.catalog import DATA_DIR, Catalog, label, load_catalog, read_yaml
 from btm.errors import ConfigurationError
 
 TARGETS_FILE = DATA_DIR / "targets.yaml"
 PMO_TARGETS = "targets.yaml"  # the PMO's overrides, in BTM_HOME
 SETTING = "BTM_TARGET_STATE"
-LEVELS = range(1, 6)
 
 
 @dataclass(frozen=True)
@@ -51,25 +50,15 @@ class Targets:
         return self.target(unit, capability).source
 
 
-def check_state(state: str, *, catalog: Catalog | None = None) -> str:
-    """The catalogue's id of a target state (any case), or a ConfigurationError."""
-    catalog = catalog or load_catalog()
-    allowed = [s.id for s in catalog.states]
-    if (wanted := str(state).strip().lower()) in allowed:
-        return wanted
-    raise ConfigurationError(
-        f"{SETTING}={state!r} is not a state of {_label(CATALOG_FILE)}; "
-        f"set it to one of {', '.join(allowed)}"
-    )
-
-
-def load_targets(*, state: str, home: Path, shipped: Path = TARGETS_FILE) -> Targets:
+def load_targets(
+    *, state: str, home: Path, catalog: Catalog | None = None, shipped: Path = TARGETS_FILE
+) -> Targets:
     """The targets of `state`: the catalogue's level, the shipped mapping, then the PMO's
-    `home/targets.yaml` when it exists."""
-    catalog = load_catalog()
-    state = check_state(state, catalog=catalog)
+    `home/targets.yaml` when it exists (checked against `catalog`, by default the shipped)."""
+    catalog = catalog or load_catalog()
+    state = catalog.state_id(state, setting=SETTING)
     level = next(s.target_level for s in catalog.states if s.id == state)
-    default = Target(level, f"{_label(CATALOG_FILE)}: target_level of state {state}")
+    default = Target(level, f"{label(catalog.path)}: target_level of state {state}")
     capabilities: dict[str, Target] = {}
     units: dict[str, dict[str, Target]] = {}
     pmo = home / PMO_TARGETS
@@ -92,10 +81,6 @@ class _Layer:
     units: dict[str, dict[str, Target]] = field(default_factory=dict)
 
 
-def _label(path: Path) -> str:
-    return f"btm/data/{path.name}" if path.parent == DATA_DIR else str(path)
-
-
 def _mapping(path: Path, key: str, value: Any, shape: str) -> Mapping[Any, Any]:
     if value is None:
         return {}
@@ -104,11 +89,13 @@ def _mapping(path: Path, key: str, value: Any, shape: str) -> Mapping[Any, Any]:
     return value
 
 
-def _level(path: Path, key: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value not in LEVELS:
+def _level(path: Path, key: str, value: Any, catalog: Catalog) -> int:
+    levels = catalog.level_numbers
+    if isinstance(value, bool) or not isinstance(value, int) or value not in levels:
+        *most, last = (str(n) for n in levels)
         raise ConfigurationError(
-            f"{path}: {key}: level {value!r} is not a whole number from 1 to 5; "
-            "write 1, 2, 3, 4 or 5"
+            f"{path}: {key}: level {value!r} is not a whole number from {levels[0]} to "
+            f"{levels[-1]}; write {', '.join(most)} or {last}"
         )
     return value
 
@@ -120,9 +107,9 @@ def _capability_targets(path: Path, key: str, value: Any, catalog: Catalog) -> d
         if capability not in catalog.capability_ids:
             raise ConfigurationError(
                 f"{path}: {where}: unknown capability {capability!r}; use a capability id "
-                f"of {_label(CATALOG_FILE)}: {', '.join(catalog.capability_ids)}"
+                f"of {label(catalog.path)}: {', '.join(catalog.capability_ids)}"
             )
-        targets[capability] = Target(_level(path, where, level), f"{_label(path)}: {where}")
+        targets[capability] = Target(_level(path, where, level, catalog), f"{label(path)}: {where}")
     return targets
 
 
@@ -132,7 +119,7 @@ def _read_layer(path: Path, *, catalog: Catalog) -> _Layer:
     if unknown:
         raise ConfigurationError(
             f"{path}: unknown key {unknown[0]!r}; the file has `states:` and, for single "
-            f"business units, `units:` (see {_label(TARGETS_FILE)})"
+            f"business units, `units:` (see {label(TARGETS_FILE)})"
         )
     layer = _Layer()
     state_ids = [s.id for s in catalog.states]
@@ -150,8 +137,8 @@ def _read_layer(path: Path, *, catalog: Catalog) -> _Layer:
                 f"{path}: {key}.{extra[0]}: unknown key; a state has `default:` and `capabilities:`"
             )
         if "default" in entry:
-            level = _level(path, f"{key}.default", entry["default"])
-            layer.defaults[state] = Target(level, f"{_label(path)}: {key}.default")
+            level = _level(path, f"{key}.default", entry["default"], catalog)
+            layer.defaults[state] = Target(level, f"{label(path)}: {key}.default")
         layer.capabilities[state] = _capability_targets(
             path, f"{key}.capabilities", entry.get("capabilities"), catalog
         )

@@ -17,7 +17,7 @@ from __future__ import annotations
 import copy
 import json
 import re
-from collections.abc import Mapping, Set
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from functools import cache
@@ -30,8 +30,8 @@ import pandas as pd
 from btm.errors import ConfigurationError
 from btm.evidence.files import ROW_COLUMN, CellProblem
 from btm.evidence.kinds import kind_named
+from btm.resources import SUITES_DIR, reread_when_changed
 
-EXPECTATIONS_DIR = Path(__file__).resolve().parents[1] / "expectations"
 SAMPLE_SIZE = 10
 BLOCKING = frozenset({"critical"})
 WARNING_PREFIX = "warning: "  # how the sentence of a non-blocking failure begins
@@ -115,9 +115,15 @@ _RULE_TEXT = {
 _NO_VALUES = frozenset({"expect_column_values_to_not_be_null", "expect_column_values_to_be_unique"})
 
 
-@cache
-def load_suite(kind: str, directory: Path = EXPECTATIONS_DIR) -> dict[str, Any]:
-    path = directory / f"{kind}.json"
+def load_suite(kind: str, suites: Sequence[Path] = (SUITES_DIR,)) -> dict[str, Any]:
+    """The kind's suite from the first of `suites` that has one (the PMO's folder in
+    BTM_HOME first, then the shipped suites)."""
+    path = next((d / f"{kind}.json" for d in suites if (d / f"{kind}.json").is_file()), None)
+    return _read_suite(path or suites[-1] / f"{kind}.json", kind)
+
+
+@reread_when_changed
+def _read_suite(path: Path, kind: str) -> dict[str, Any]:
     try:
         suite: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -207,11 +213,11 @@ def _prepared(
     return _Prepared(ready, against_ids, skipped)
 
 
-def referenced_kinds(kind: str) -> set[str]:
+def referenced_kinds(kind: str, suites: Sequence[Path] = (SUITES_DIR,)) -> set[str]:
     """The kinds whose ids a kind's suite checks against (`meta.known_ids_of`)."""
     return {
         e["meta"]["known_ids_of"]
-        for e in load_suite(kind)["expectations"]
+        for e in load_suite(kind, suites)["expectations"]
         if "known_ids_of" in (e.get("meta") or {})
     }
 
@@ -347,6 +353,7 @@ def validate_frame(
     cell_problems: tuple[CellProblem, ...] = (),
     as_of: date | None = None,
     known_ids: Mapping[str, Set[str]] | None = None,
+    suites: Sequence[Path] = (SUITES_DIR,),
 ) -> ValidationOutcome:
     """Validate a parsed batch (with its `_row` column) against its kind's suite.
 
@@ -355,7 +362,10 @@ def validate_frame(
     id_field = kind_named(kind).id_field
     frame = _for_ge(frame)
     prepared = _prepared(
-        load_suite(kind)["expectations"], frame, as_of=as_of or date.today(), known_ids=known_ids
+        load_suite(kind, suites)["expectations"],
+        frame,
+        as_of=as_of or date.today(),
+        known_ids=known_ids,
     )
     failures = [_type_failure(p) for p in cell_problems]
     for columns, group in _by_columns(prepared.for_ge).items():

@@ -8,8 +8,10 @@ from collections.abc import Sequence
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from btm.evidence.gather import BatchResult
-from btm.improvement import Pulse
-from btm.reporting import Improvement, ReportContext
+from btm.improvement.pulse import Pulse
+from btm.improvement.section import Improvement
+from btm.reporting.context import ReportContext
+from btm.vocabulary import BatchStatus, PulseState
 
 
 def artifact_key(*parts: str) -> str:
@@ -19,7 +21,7 @@ def artifact_key(*parts: str) -> str:
 
 def validation_markdown(result: BatchResult, *, cycle_id: str) -> str:
     batch = result.batch
-    verdict = "accepted" if batch.status == "accepted" else "**quarantined**"
+    verdict = "accepted" if batch.status == BatchStatus.ACCEPTED else "**quarantined**"
     validation = batch.validation or {}
     lines = [
         f"### {batch.source}/{batch.part}: {verdict}",
@@ -29,7 +31,7 @@ def validation_markdown(result: BatchResult, *, cycle_id: str) -> str:
     ]
     if batch.problems:
         lines += ["", *(f"- {p}" for p in batch.problems)]
-    if batch.status != "accepted":
+    if batch.status != BatchStatus.ACCEPTED:
         lines += ["", "The source's last accepted evidence stays in force, marked stale."]
     return "\n".join(lines)
 
@@ -78,7 +80,7 @@ def rule_failures(results: Sequence[BatchResult]) -> list[dict[str, object]]:
 def publish_rule_failures(results: Sequence[BatchResult], *, cycle_id: str) -> None:
     """The run's failed rules in one table, beside each batch's own."""
     checked = [r for r in results if not r.reused]
-    quarantined = sum(r.batch.status == "quarantined" for r in checked)
+    quarantined = sum(r.batch.status == BatchStatus.QUARANTINED for r in checked)
     create_table_artifact(
         rule_failures(results),
         key=artifact_key("rule-failures", cycle_id),
@@ -184,7 +186,7 @@ def pulse_rows(pulse: Pulse) -> list[dict[str, object]]:
 
 
 def publish_pulse(pulse: Pulse) -> None:
-    off = pulse.count("off track")
+    off = pulse.count(PulseState.OFF_TRACK)
     create_table_artifact(
         pulse_rows(pulse),
         key=artifact_key("pulse", pulse.as_of.isoformat()),

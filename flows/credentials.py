@@ -1,14 +1,15 @@
-"""SMTP settings kept in a Prefect `EmailServerCredentials` block (the prefect-email package).
+"""Secrets kept in Prefect blocks: `{block: NAME}` in a sources file names a Secret block,
+BTM_SMTP_BLOCK an `EmailServerCredentials` block (the prefect-email package).
 
-BTM_SMTP_BLOCK names the block; `btm.delivery.smtp_config` calls `load_smtp_block` when a
-message is about to be sent, so the password is read from Prefect for that send only and
-is never kept in settings, logs, reports, artifacts or the database.
+A flow run hands these readers down with its setup (`flows.tasks.flow_setup`); the
+library calls them at fetch and send time, so a secret is read from Prefect for that use
+only and is never kept in settings, logs, reports, artifacts or the database.
 """
 
 from __future__ import annotations
 
 from enum import Enum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from btm.delivery import SmtpConfig, TlsMode
 from btm.errors import ConfigurationError
@@ -25,6 +26,20 @@ HOW_TO_CREATE = (
     "EmailServerCredentials(smtp_server='smtp.example.org', smtp_type='STARTTLS', "
     "username='btm@example.org', password='...').save({name!r})"
 )
+
+
+def load_secret_block(name: str) -> str:
+    """The value of a Prefect Secret block, for `{block: NAME}` in the sources file."""
+    from prefect.blocks.system import Secret  # imported when a block is read, not before
+
+    try:
+        block: Any = Secret.load(name)
+        return str(block.get())
+    except ValueError as exc:
+        raise ConfigurationError(
+            f"Prefect Secret block {name!r} cannot be loaded ({exc}); create it with "
+            "`prefect block create secret` or in the Prefect UI"
+        ) from exc
 
 
 def load_smtp_block(name: str) -> SmtpConfig:

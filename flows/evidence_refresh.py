@@ -11,13 +11,12 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
-from btm import cycle
-from btm.evidence import gather
-from btm.settings import Settings
+from btm.evidence.gather import configured_sources
+from btm.vocabulary import BatchStatus
 from flows.artifacts import artifact_key
 from flows.concurrency import one_run_per_organisation
 from flows.hooks import notify_ops
-from flows.quarterly_cycle import gather_evidence
+from flows.tasks import flow_setup, gather_evidence
 
 
 @flow(name="evidence-refresh", log_prints=True, on_failure=[notify_ops], on_crashed=[notify_ops])
@@ -31,17 +30,17 @@ def evidence_refresh(
     sources_file: the sources file; by default `BTM_HOME/sources.yaml` when it exists,
         else the drop folder `BTM_HOME/inbox/<cycle_id>`.
     """
-    settings = Settings()
-    cycle_id = cycle_id or cycle.cycle_containing(date.today())
-    sources = gather.configured_sources(
+    run = flow_setup()
+    cycle_id = cycle_id or run.calendar.containing(date.today())
+    sources = configured_sources(
         sources_file=Path(sources_file) if sources_file else None,
-        home=settings.resolved_home,
-        inbox=settings.inbox_dir / cycle_id,
+        home=run.home,
+        inbox=run.settings.inbox_dir / cycle_id,
     )
-    with one_run_per_organisation(settings):
-        results = gather_evidence(cycle_id, sources, settings)
-    accepted = [r.batch for r in results if r.batch.status == "accepted"]
-    quarantined = [r.batch for r in results if r.batch.status == "quarantined"]
+    with one_run_per_organisation(run.settings):
+        results = gather_evidence(run, cycle_id, sources)
+    accepted = [r.batch for r in results if r.batch.status == BatchStatus.ACCEPTED]
+    quarantined = [r.batch for r in results if r.batch.status == BatchStatus.QUARANTINED]
     new = [r.batch for r in results if not r.reused]
     lines = [
         f"## Evidence refresh {cycle_id}",

@@ -7,9 +7,10 @@ from typing import Any
 
 from prefect.settings import get_current_settings
 
-from btm import cycle
+from btm.delivery import dispatch, failure_alert, smtp_config
 from btm.errors import BtmError
-from btm.settings import Settings
+from btm.settings import load_settings
+from flows.credentials import load_smtp_block
 
 
 def run_link(flow_run_id: Any) -> str:
@@ -23,9 +24,9 @@ def run_link(flow_run_id: Any) -> str:
 
 def notify_ops(flow: Any, flow_run: Any, state: Any) -> None:
     """on_failure / on_crashed hook: email BTM_OPS_EMAIL the run's name, state and link."""
-    settings = Settings()
+    settings = load_settings()
     detail = state.message or "no message"
-    message = cycle.failure_alert(
+    message = failure_alert(
         flow_name=flow.name,
         run_name=flow_run.name,
         state=state.name,
@@ -36,6 +37,7 @@ def notify_ops(flow: Any, flow_run: Any, state: Any) -> None:
     if message is None:
         return
     try:
-        cycle.dispatch(message, settings=settings, name=f"ops-{flow_run.name}")
+        smtp = smtp_config(settings, load_smtp_block)
+        dispatch(message, settings=settings, name=f"ops-{flow_run.name}", smtp=smtp)
     except BtmError as exc:  # the alert must not hide the failure it reports
         logging.getLogger(__name__).error("could not alert %s: %s", settings.ops_email, exc)

@@ -9,22 +9,18 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from btm import improvement, store
-from btm.catalog import load_catalog
-from btm.settings import Settings
+from btm.improvement.pulse import PULSE_STATES, Pulse, run_pulse
+from btm.pipeline import Setup
+from btm.vocabulary import PulseState
 from flows import artifacts
 from flows.concurrency import one_run_per_organisation
 from flows.hooks import notify_ops
+from flows.tasks import flow_setup
 
 
 @task(cache_policy=NO_CACHE)
-def read_initiatives(as_of: date, settings: Settings) -> improvement.Pulse:
-    return improvement.run_pulse(
-        engine=store.engine_for(settings.effective_database_url),
-        as_of=as_of,
-        settings=settings,
-        catalog=load_catalog(),
-    )
+def read_initiatives(run: Setup, as_of: date) -> Pulse:
+    return run_pulse(engine=run.engine, as_of=as_of, settings=run.settings, catalog=run.catalog)
 
 
 @flow(name="initiative-pulse", log_prints=True, on_failure=[notify_ops], on_crashed=[notify_ops])
@@ -34,14 +30,14 @@ def initiative_pulse(as_of: str | None = None) -> dict[str, Any]:
     as_of: the day of the reading, ISO `YYYY-MM-DD`; by default today. Schedules and
         thresholds: docs/cycle.md.
     """
-    settings = Settings()
+    run = flow_setup()
     day = date.fromisoformat(as_of) if as_of else date.today()
-    with one_run_per_organisation(settings):
-        pulse = read_initiatives(day, settings)
+    with one_run_per_organisation(run.settings):
+        pulse = read_initiatives(run, day)
     artifacts.publish_pulse(pulse)
     logger = get_run_logger()
     for initiative, reading in pulse.readings:
-        if reading.state in ("off track", "at risk", "no evidence"):
+        if PulseState(reading.state).needs_attention:
             logger.warning(
                 "%s (%s) is %s: %s",
                 initiative.id,
@@ -52,5 +48,5 @@ def initiative_pulse(as_of: str | None = None) -> dict[str, Any]:
     return {
         "as_of": day.isoformat(),
         "evidence_cycle": pulse.evidence_cycle,
-        "states": {s: pulse.count(s) for s in improvement.PULSE_STATES if pulse.count(s)},
+        "states": {s: pulse.count(s) for s in PULSE_STATES if pulse.count(s)},
     }

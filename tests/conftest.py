@@ -17,6 +17,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from datetime import date
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -137,6 +138,14 @@ class KeepingHandler:
     async def handle_DATA(self, server: SMTPServer, session: Session, envelope: Envelope) -> str:
         self.envelopes.append(envelope)
         return "250 Message accepted for delivery"
+
+
+def body_text(message: EmailMessage, subtype: str) -> str:
+    """The content of a message's text/`subtype` body ("plain" or "html")."""
+    body = message.get_body(preferencelist=(subtype,))
+    if body is None:
+        pytest.fail(f"the message has no text/{subtype} body")
+    return str(body.get_content())
 
 
 def free_port() -> int:

@@ -1,11 +1,18 @@
-"""Small factories for evidence frames and files, shared by the tests."""
+"""Small factories shared by the tests: evidence rows, files and quarters of exports, and
+hand-made score frames with the report context built on them."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from btm.catalog import Catalog
+from btm.evidence.notes import QuarantineNote, StaleNote
+from btm.reporting.context import ReportContext, build_report_context
 
 INVESTMENT = {
     "investment_id": "INV-1",
@@ -116,3 +123,86 @@ def write_csv(
     text = pd.DataFrame(records).to_csv(index=False, sep=sep, lineterminator="\n")
     path.write_text(("\ufeff" if bom else "") + text, encoding="utf-8")
     return path
+
+
+def write_quarter(
+    inbox: Path,
+    *,
+    case_share: float,
+    bad_projects: bool = False,
+    projects: Mapping[str, Mapping[str, str]] | None = None,
+) -> Path:
+    """Investments and projects of two units. `case_share` of the investments have a
+    business case; `bad_projects` gives one Wealth project a negative budget; `projects`
+    overrides fields of single projects by id (PRJ-Retail-0 .. PRJ-Wealth-9)."""
+    for unit in ("Retail", "Wealth"):
+        investments = rows("investments", 20, business_unit=unit)
+        for i, record in enumerate(investments):
+            record["investment_id"] = f"INV-{unit}-{i}"
+            record["business_case"] = "yes" if i < case_share * 20 else "no"
+        write_csv(inbox / f"investments-{unit.lower()}.csv", investments)
+        records = rows("projects", 10, business_unit=unit)
+        for i, record in enumerate(records):
+            record["project_id"] = f"PRJ-{unit}-{i}"
+            record["investment_id"] = f"INV-{unit}-{i}"
+            record.update((projects or {}).get(record["project_id"], {}))
+        if bad_projects and unit == "Wealth":
+            records[3]["budget"] = "-5"
+        write_csv(inbox / f"projects-{unit.lower()}.csv", records)
+    return inbox
+
+
+# Hand-made scores for the report tests -------------------------------------------------
+
+Levels = dict[tuple[str, str, str], int]
+
+EVIL_UNIT = "<script>alert(1)</script>"
+UNITS = ["Insurance", "Retail", "Wealth"]
+# Wealth has no known level in either cycle.
+CURRENT: Levels = {
+    ("Insurance", "MTI-2", "process"): 2,
+    ("Insurance", "MTI-2", "information"): 3,
+    ("Retail", "MTI-2", "process"): 4,
+    ("Retail", "GO-1", "process"): 1,
+    ("Retail", "GO-1", "technology"): 2,
+}
+PREVIOUS: Levels = {
+    ("Insurance", "MTI-2", "process"): 1,
+    ("Retail", "MTI-2", "process"): 3,
+    ("Retail", "GO-1", "process"): 2,
+    ("Retail", "GO-1", "technology"): 3,
+}
+
+
+def score_frame(catalog: Catalog, units: list[str], levels: Levels) -> pd.DataFrame:
+    """Every unit x capability x dimension of the catalogue, unknown unless given."""
+    rows = [
+        (unit, capability, dimension, levels.get((unit, capability, dimension)))
+        for unit in units
+        for capability in catalog.capability_ids
+        for dimension in catalog.dimension_ids
+    ]
+    frame = pd.DataFrame(rows, columns=["unit", "capability", "dimension", "level"])
+    frame["level"] = frame["level"].astype("Int64")
+    return frame
+
+
+def report_context(
+    catalog: Catalog,
+    current: pd.DataFrame,
+    previous: pd.DataFrame | None,
+    quarantined: tuple[QuarantineNote, ...] = (),
+    stale: tuple[StaleNote, ...] = (),
+) -> ReportContext:
+    """The context of cycle 2026-Q3 (after 2026-Q2 when `previous` is given)."""
+    return build_report_context(
+        catalog=catalog,
+        cycle_id="2026-Q3",
+        previous_cycle_id=None if previous is None else "2026-Q2",
+        scores=current,
+        previous_scores=previous,
+        quarantined=quarantined,
+        stale=stale,
+        rubric_version="2026.3",
+        generated_at=datetime(2026, 10, 1, 6, 0, tzinfo=UTC),
+    )

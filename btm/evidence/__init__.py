@@ -1,1 +1,2 @@
-"""Evidence: the canonical kinds, the file connector and the sample enterprise."""
+"""Evidence: the canonical kinds, the sources and their connectors, and gathering: fetch,
+archive, read, validate, store and plan."""

@@ -1,165 +1,35 @@
-"""Connectors: each fetches a source's raw evidence as payloads, and does nothing else.
+"""The connector registry: which function fetches each kind of source.
 
-A connector knows how to reach one kind of system; it never parses, maps or validates.
-What it returns is raw bytes on disk (the drop folder's own file, or a file it wrote in
-the staging folder), which the gathering step archives by sha256 before anything reads
-it. The HTTP connectors (Jira, REST) live in their own modules.
+A connector only fetches raw bytes; archiving, reading, mapping and validating are
+shared (btm.evidence.gather). Adding a connector is a module with its fetch function,
+its source model in `btm.evidence.sources` and its member of `Connector`, and one entry
+here.
 """
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
-import sqlalchemy as sa
-
-from btm.errors import ConfigurationError, EvidenceError
-from btm.evidence.sources import FilesSource, Source, SqlSource, Templating
-
-READABLE_SUFFIXES = (".csv", ".xlsx", ".json")
-
-
-@dataclass(frozen=True)
-class Payload:
-    """Raw evidence as fetched, before anything reads it."""
-
-    source: str
-    part: str  # the file's name within a drop folder, or `<source>.<ext>` for one fetch
-    path: Path
-
-    @property
-    def suffix(self) -> str:
-        return self.path.suffix.lower()
-
+from btm.evidence.drop_folder import fetch_files
+from btm.evidence.jira import fetch_jira
+from btm.evidence.payload import Payload
+from btm.evidence.rest import fetch_rest
+from btm.evidence.sources import Source, Templating
+from btm.evidence.sql import fetch_sql
+from btm.vocabulary import Connector
 
 Fetch = Callable[[Any, Templating, Path], list[Payload]]
 
-
-def fetch_files(source: FilesSource, templating: Templating, staging: Path) -> list[Payload]:
-    """Every readable file of the drop folder that matches the source's pattern."""
-    folder = Path(templating.fill(source.location, source=source.name, setting="location"))
-    if not folder.is_dir():
-        raise EvidenceError(
-            f"source {source.name!r}: the folder {folder} does not exist; create it or fix "
-            "location in the sources file"
-        )
-    matches = sorted(p for p in folder.glob(source.pattern) if p.is_file())
-    return [
-        Payload(source.name, path.name, path)
-        for path in matches
-        if path.suffix.lower() in READABLE_SUFFIXES and not path.name.startswith(".")
-    ]
-
-
-def sql_url(source: SqlSource, templating: Templating) -> sa.URL:
-    location = templating.fill(source.location, source=source.name, setting="location")
-    try:
-        url = sa.make_url(location)
-    except (sa.exc.ArgumentError, ValueError) as exc:  # ValueError: a port not a number
-        raise ConfigurationError(
-            f"source {source.name!r}: location is not a SQLAlchemy URL ({exc}); write it "
-            "as dialect+driver://user@host:port/database"
-        ) from None
-    if url.password is not None or any(k.lower() == "password" for k in url.query):
-        raise ConfigurationError(
-            f"source {source.name!r}: the location carries a password; remove it and name "
-            "the secret under password: {env: VARIABLE}"
-        )
-    if source.password is None:
-        return url
-    try:
-        return url.set(password=source.password.resolve())
-    except ConfigurationError as exc:
-        raise ConfigurationError(f"source {source.name!r}, password: {exc}") from None
-
-
-def _engine(source: SqlSource, url: sa.URL) -> sa.Engine:
-    try:
-        return sa.create_engine(url)
-    except (sa.exc.NoSuchModuleError, ImportError) as exc:
-        raise ConfigurationError(
-            f"source {source.name!r}: no database driver for {url.drivername} ({exc}); "
-            "install the driver's package or name an installed one in location "
-            "(postgresql+psycopg://...)"
-        ) from None
-
-
-def fetch_sql(source: SqlSource, templating: Templating, staging: Path) -> list[Payload]:
-    """Run the query with its bound parameters and write the result as CSV, chunk by chunk."""
-    url = sql_url(source, templating)
-    params = templating.fill_params(source.params, source=source.name)
-    query = sa.text(templating.fill(source.query, source=source.name, setting="query"))
-    target = staging / f"{source.name}.csv"
-    shown = url.render_as_string()  # the password, if any, as ***
-    database = url.database or ":memory:"
-    if (
-        url.get_backend_name() == "sqlite"
-        and database != ":memory:"
-        and not Path(database).is_file()
-    ):
-        # SQLite would create an empty database and the query would fail obscurely.
-        raise EvidenceError(
-            f"source {source.name!r}: the SQLite database {database} does not exist; "
-            "check location in the sources file"
-        )
-    engine = _engine(source, url)
-    try:
-        try:
-            connection = engine.connect()
-        except sa.exc.SQLAlchemyError as exc:
-            raise EvidenceError(
-                f"source {source.name!r}: cannot connect to {shown} ({_first_line(exc)}); "
-                "check location (host, port, database, user), the password and that the "
-                "server is up and reachable"
-            ) from None
-        with connection, target.open("w", newline="", encoding="utf-8") as out:
-            result = connection.execution_options(stream_results=True).execute(query, params)
-            writer = csv.writer(out)
-            writer.writerow(result.keys())
-            while rows := result.fetchmany(source.chunk_rows):
-                writer.writerows([[_csv_cell(v) for v in row] for row in rows])
-    except sa.exc.SQLAlchemyError as exc:
-        target.unlink(missing_ok=True)
-        raise EvidenceError(
-            f"source {source.name!r}: the query failed on {shown} ({_first_line(exc)}); "
-            "check the query and its params in the sources file against the database"
-        ) from None
-    finally:
-        engine.dispose()
-    return [Payload(source.name, target.name, target)]
-
-
-def _first_line(exc: sa.exc.SQLAlchemyError) -> str:
-    """The driver's own message, without SQLAlchemy's statement and parameters."""
-    return str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-
-
-def _csv_cell(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, bytes | bytearray | memoryview):
-        # str() of a memoryview (PostgreSQL bytea) is its address: new bytes every fetch
-        return bytes(value).hex()
-    if hasattr(value, "isoformat"):
-        return cast(Any, value).isoformat()
-    return str(value)
+FETCHERS: dict[Connector, Fetch] = {
+    Connector.FILES: fetch_files,
+    Connector.SQL: fetch_sql,
+    Connector.JIRA: fetch_jira,
+    Connector.REST: fetch_rest,
+}
 
 
 def connector_for(source: Source) -> Fetch:
     """The fetch function of a source's connector."""
-    if source.connector == "files":
-        return cast(Fetch, fetch_files)
-    if source.connector == "sql":
-        return cast(Fetch, fetch_sql)
-    if source.connector == "jira":
-        from btm.evidence.jira import fetch_jira
-
-        return cast(Fetch, fetch_jira)
-    from btm.evidence.rest import fetch_rest
-
-    return cast(Fetch, fetch_rest)
+    return FETCHERS[Connector(source.connector)]

@@ -33,7 +33,7 @@ from btm.errors import EvidenceError
 from btm.evidence.kinds import EvidenceKind, load_kinds
 
 if TYPE_CHECKING:
-    from btm.evidence.connectors import Payload
+    from btm.evidence.payload import Payload
 
 ROW_COLUMN = "_row"
 TRUE_WORDS = frozenset({"true", "yes", "y", "1", "t"})
@@ -127,7 +127,7 @@ def archive_payload(payload: Payload, *, kind: str, archive_dir: Path) -> Archiv
 
 def archive_file(path: Path, *, archive_dir: Path) -> ArchivedFile:
     """Archive a loose file whose name says its kind (`projects-retail.csv`)."""
-    from btm.evidence.connectors import Payload
+    from btm.evidence.payload import Payload
 
     kind = kind_of_file(path)
     return archive_payload(

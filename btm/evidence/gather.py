@@ -16,17 +16,16 @@ import tempfile
 import time
 import uuid
 from collections.abc import Mapping, Sequence, Set
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
-from sqlmodel import Session
 
 from btm import store
-from btm.errors import BtmError
+from btm.errors import BtmError, EvidenceError
 from btm.evidence.connectors import connector_for
 from btm.evidence.files import (
     ArchivedFile,
@@ -35,14 +34,19 @@ from btm.evidence.files import (
     read_evidence,
     read_payload,
 )
+from btm.evidence.kinds import kind_named, load_kinds
+from btm.evidence.notes import DataQualityNote, QualityPoint, QuarantineNote, SourceNote, StaleNote
 from btm.evidence.sources import Source, Templating, default_sources, load_sources
-from btm.reporting import DataQualityNote, QualityPoint, QuarantineNote, SourceNote, StaleNote
+from btm.fiscal import FiscalCalendar
+from btm.metrics import UNIT
+from btm.resources import SUITES_DIR
 from btm.validation import (
     WARNING_PREFIX,
     ValidationOutcome,
     referenced_kinds,
     validate_frame,
 )
+from btm.vocabulary import BatchStatus
 
 SOURCES_FILE = "sources.yaml"
 
@@ -92,22 +96,21 @@ def _record(
     error: str | None = None,
     latency_ms: float = 0.0,
 ) -> None:
-    with store.session_scope(engine) as session:
-        store.record_fetch(
-            session=session,
-            fetch=store.SourceFetch(
-                cycle_id=cycle_id,
-                source=source.name,
-                attempt=attempt,
-                connector=source.connector,
-                part=batch.part if batch else None,
-                batch_id=batch.id if batch else None,
-                ok=error is None,
-                error=error,
-                rows=batch.rows if batch else 0,
-                latency_ms=latency_ms,
-            ),
-        )
+    store.save_fetch(
+        engine=engine,
+        fetch=store.SourceFetch(
+            cycle_id=cycle_id,
+            source=source.name,
+            attempt=attempt,
+            connector=source.connector,
+            part=batch.part if batch else None,
+            batch_id=batch.id if batch else None,
+            ok=error is None,
+            error=error,
+            rows=batch.rows if batch else 0,
+            latency_ms=latency_ms,
+        ),
+    )
 
 
 def record_failure(
@@ -184,6 +187,7 @@ def check_payload(
     columns: Mapping[str, str] | None = None,
     values: Mapping[str, Mapping[str, str]] | None = None,
     known_ids: Mapping[str, Set[str]] | None = None,
+    suites: Sequence[Path] = (SUITES_DIR,),
 ) -> Checked:
     """Read, map, type and validate one payload; a file that cannot be read is refused
     with the reader's message, never an exception."""
@@ -192,10 +196,25 @@ def check_payload(
     except BtmError as exc:
         return Checked(None, None, [str(exc)])
     outcome = validate_frame(
-        parsed.frame, kind, cell_problems=parsed.problems, as_of=as_of, known_ids=known_ids
+        parsed.frame,
+        kind,
+        cell_problems=parsed.problems,
+        as_of=as_of,
+        known_ids=known_ids,
+        suites=suites,
     )
     frame = parsed.frame if outcome.accepted else None
     return Checked(frame, outcome, outcome.sentences())
+
+
+def known_ids_in_file(path: Path, kind: str) -> dict[str, set[str]]:
+    """The ids of one kind's export, for checking another file's cross-kind rule by hand
+    (`btm validate --investments FILE`): what a run reads from the cycle's evidence."""
+    id_field = kind_named(kind).id_field
+    frame = read_evidence(path, name=str(path), kind=kind).frame
+    if id_field not in frame.columns:
+        raise EvidenceError(f"{path} has no {id_field} column; give an {kind} export")
+    return {kind: {str(v) for v in frame[id_field].dropna()}}
 
 
 def accept_batch(
@@ -209,15 +228,15 @@ def accept_batch(
     quarantine_dir: Path,
     force: bool = False,
     known_ids: Mapping[str, Set[str]] | None = None,
+    suites: Sequence[Path] = (SUITES_DIR,),
 ) -> BatchResult:
     """Parse and validate a payload once; store its rows or quarantine it.
 
     A payload already kept (same source, part and sha256) is reused as it is, unless
     `force` asks to read and validate it again."""
-    with store.session_scope(engine) as session:
-        existing = store.find_batch(
-            session=session, source=archived.source, part=archived.part, sha256=archived.sha256
-        )
+    existing = store.kept_batch(
+        engine=engine, source=archived.source, part=archived.part, sha256=archived.sha256
+    )
     if existing is not None and not force:
         _record(engine, cycle_id=cycle_id, source=source, attempt=attempt, batch=existing)
         return BatchResult(existing, None, None, reused=True)
@@ -229,6 +248,7 @@ def accept_batch(
         columns=source.columns,
         values=source.values,
         known_ids=known_ids,
+        suites=suites,
     )
     frame, outcome, problems = checked.frame, checked.outcome, checked.problems
     batch = existing or store.EvidenceBatch(
@@ -243,11 +263,10 @@ def accept_batch(
         status="",
     )
     batch.rows = outcome.rows if outcome else 0
-    batch.status = "accepted" if frame is not None else "quarantined"
+    batch.status = BatchStatus.ACCEPTED if frame is not None else BatchStatus.QUARANTINED
     batch.problems = problems
     batch.validation = checked.to_json()
-    with store.session_scope(engine) as session:
-        batch = store.add_batch(session=session, batch=batch)
+    batch = store.save_batch(engine=engine, batch=batch)
     assert batch.id is not None
     if frame is not None:
         store.store_rows(engine=engine, kind=archived.kind, batch_id=batch.id, frame=frame)
@@ -258,10 +277,12 @@ def accept_batch(
     return BatchResult(batch, frame, outcome, reused=False)
 
 
-def known_ids_for(*, engine: sa.Engine, cycle_id: str, kind: str) -> dict[str, set[str]]:
+def known_ids_for(
+    *, engine: sa.Engine, cycle_id: str, kind: str, suites: Sequence[Path] = (SUITES_DIR,)
+) -> dict[str, set[str]]:
     """The ids of the kinds a kind's cross-kind rules check against, from the cycle's
     evidence as it stands (so a cycle validates investments before projects)."""
-    referenced = referenced_kinds(kind)
+    referenced = referenced_kinds(kind, suites)
     if not referenced:
         return {}
     plan = evidence_plan(engine=engine, cycle_id=cycle_id)
@@ -275,9 +296,11 @@ def known_ids_for(*, engine: sa.Engine, cycle_id: str, kind: str) -> dict[str, s
     }
 
 
-def in_validation_order(fetched: Sequence[FetchOutcome]) -> list[FetchOutcome]:
+def in_validation_order(
+    fetched: Sequence[FetchOutcome], suites: Sequence[Path] = (SUITES_DIR,)
+) -> list[FetchOutcome]:
     """Kinds that other kinds' rules refer to are validated first."""
-    referenced = {other for f in fetched for other in referenced_kinds(f.source.kind)}
+    referenced = {other for f in fetched for other in referenced_kinds(f.source.kind, suites)}
     return sorted(fetched, key=lambda f: f.source.kind not in referenced)
 
 
@@ -289,10 +312,11 @@ def accept_fetch(
     engine: sa.Engine,
     quarantine_dir: Path,
     force: bool = False,
+    suites: Sequence[Path] = (SUITES_DIR,),
 ) -> list[BatchResult]:
     """Accept or quarantine every payload of one fetch; a fetch that brought nothing is
     recorded too, so the source shows as reached."""
-    known = known_ids_for(engine=engine, cycle_id=cycle_id, kind=fetched.source.kind)
+    known = known_ids_for(engine=engine, cycle_id=cycle_id, kind=fetched.source.kind, suites=suites)
     results = [
         accept_batch(
             archived,
@@ -304,6 +328,7 @@ def accept_fetch(
             quarantine_dir=quarantine_dir,
             force=force,
             known_ids=known or None,
+            suites=suites,
         )
         for archived in fetched.payloads
     ]
@@ -339,7 +364,7 @@ class EvidencePlan:
 
 def _carry_forward(
     plan: EvidencePlan,
-    session: Session,
+    engine: sa.Engine,
     *,
     cycle_id: str,
     source: str,
@@ -347,11 +372,10 @@ def _carry_forward(
     part: str | None = None,
     before_id: int | None = None,
 ) -> None:
-    for earlier in store.last_accepted_batches(
-        session=session, source=source, up_to_cycle=cycle_id, part=part, before_id=before_id
+    for earlier, used in store.carried_batches(
+        engine=engine, source=source, up_to_cycle=cycle_id, part=part, before_id=before_id
     ):
         assert earlier.id is not None
-        used = store.last_cycle_using(session=session, batch_id=earlier.id, before_cycle=cycle_id)
         plan.batches.append(earlier)
         plan.carried[earlier.id] = used or earlier.cycle_id
         plan.stale.append(
@@ -363,58 +387,120 @@ def evidence_plan(*, engine: sa.Engine, cycle_id: str) -> EvidencePlan:
     """Each source's batches from its latest fetch in the cycle; for a quarantined batch
     or a source that could not be reached, its last accepted evidence, marked stale."""
     plan = EvidencePlan()
-    with store.session_scope(engine) as session:
-        for source, fetches in store.latest_fetches(session=session, cycle_id=cycle_id).items():
-            failed = next((f for f in fetches if not f.ok), None)
-            if failed is not None:
-                reason = f"the source could not be reached: {failed.error}"
-                _carry_forward(plan, session, cycle_id=cycle_id, source=source, reason=reason)
+    for source, fetches in store.fetched_batches(engine=engine, cycle_id=cycle_id).items():
+        failed = next((f for f, _ in fetches if not f.ok), None)
+        if failed is not None:
+            reason = f"the source could not be reached: {failed.error}"
+            _carry_forward(plan, engine, cycle_id=cycle_id, source=source, reason=reason)
+            continue
+        for _, batch in fetches:
+            if batch is None:
                 continue
-            for fetch in fetches:
-                if fetch.batch_id is None:
-                    continue
-                batch = store.get_batch(session=session, batch_id=fetch.batch_id)
-                if batch.status == "accepted":
-                    plan.batches.append(batch)
-                    if warned := [p for p in batch.problems if p.startswith(WARNING_PREFIX)]:
-                        plan.warnings.append(
-                            DataQualityNote(f"{source}/{batch.part}", tuple(warned))
-                        )
-                    continue
-                plan.quarantined.append(
-                    QuarantineNote(
-                        f"{source}/{batch.part}", batch.part, batch.sha256, tuple(batch.problems)
-                    )
+            if batch.status == BatchStatus.ACCEPTED:
+                plan.batches.append(batch)
+                if warned := [p for p in batch.problems if p.startswith(WARNING_PREFIX)]:
+                    plan.warnings.append(DataQualityNote(f"{source}/{batch.part}", tuple(warned)))
+                continue
+            plan.quarantined.append(
+                QuarantineNote(
+                    f"{source}/{batch.part}", batch.part, batch.sha256, tuple(batch.problems)
                 )
-                _carry_forward(
-                    plan,
-                    session,
-                    cycle_id=cycle_id,
-                    source=source,
-                    reason="its new batch was quarantined",
-                    part=batch.part,
-                    before_id=batch.id,
-                )
+            )
+            _carry_forward(
+                plan,
+                engine,
+                cycle_id=cycle_id,
+                source=source,
+                reason="its new batch was quarantined",
+                part=batch.part,
+                before_id=batch.id,
+            )
     return plan
 
 
 def quality_trend(*, engine: sa.Engine, up_to_cycle: str) -> list[QualityPoint]:
     """Per cycle, how the batches of each source's latest fetch fared."""
     points = []
-    with store.session_scope(engine) as session:
-        for cycle_id in store.cycle_ids(session=session, up_to=up_to_cycle):
-            counts = {"accepted": 0, "warned": 0, "quarantined": 0, "unreachable": 0}
-            for fetches in store.latest_fetches(session=session, cycle_id=cycle_id).values():
-                for fetch in fetches:
-                    if not fetch.ok:
-                        counts["unreachable"] += 1
-                    elif fetch.batch_id is not None:
-                        batch = store.get_batch(session=session, batch_id=fetch.batch_id)
-                        warned = any(p.startswith(WARNING_PREFIX) for p in batch.problems)
-                        key = batch.status if batch.status != "accepted" or not warned else "warned"
-                        counts[key] += 1
-            points.append(QualityPoint(cycle_id, **counts))
+    for cycle_id in store.cycle_ids_up_to(engine=engine, up_to=up_to_cycle):
+        counts = {"accepted": 0, "warned": 0, "quarantined": 0, "unreachable": 0}
+        for fetches in store.fetched_batches(engine=engine, cycle_id=cycle_id).values():
+            for fetch, batch in fetches:
+                if not fetch.ok:
+                    counts["unreachable"] += 1
+                elif batch is not None:
+                    warned = any(p.startswith(WARNING_PREFIX) for p in batch.problems)
+                    key = (
+                        batch.status
+                        if batch.status != BatchStatus.ACCEPTED or not warned
+                        else "warned"
+                    )
+                    counts[key] += 1
+        points.append(QualityPoint(cycle_id, **counts))
     return points
+
+
+# assemble: the planned batches' rows per kind ------------------------------------------
+
+
+@dataclass(frozen=True)
+class CycleEvidence:
+    cycle_id: str
+    plan: EvidencePlan
+    frames: dict[str, pd.DataFrame]
+    calendar: FiscalCalendar
+
+    @property
+    def as_of(self) -> date:
+        return self.calendar.as_of(self.cycle_id)
+
+    def hashes_by_unit(self) -> dict[str, list[str]]:
+        """The hashes of the batches that carried each unit's rows."""
+        hashes: dict[str, set[str]] = {}
+        sha_of = {b.id: b.sha256 for b in self.plan.batches}
+        for frame in self.frames.values():
+            pairs = frame[["batch_id", UNIT]].dropna().drop_duplicates()
+            for batch_id, unit in pairs.itertuples(index=False):
+                hashes.setdefault(str(unit), set()).add(sha_of[int(batch_id)])
+        return {unit: sorted(values) for unit, values in hashes.items()}
+
+    def ages_by_unit(self) -> dict[str, dict[str, int]]:
+        """Per unit and evidence kind, the age in days of the oldest batch behind it: 0
+        for evidence gathered this cycle, the gap to its cycle for evidence carried
+        forward."""
+        age_of = {
+            batch_id: (self.as_of - self.calendar.as_of(from_cycle)).days
+            for batch_id, from_cycle in self.plan.carried.items()
+        }
+        ages: dict[str, dict[str, int]] = {}
+        for kind, frame in self.frames.items():
+            pairs = frame[["batch_id", UNIT]].dropna().drop_duplicates()
+            for batch_id, unit in pairs.itertuples(index=False):
+                by_kind = ages.setdefault(str(unit), {})
+                by_kind[kind] = max(by_kind.get(kind, 0), age_of.get(int(batch_id), 0))
+        return ages
+
+
+def assemble_evidence(
+    *,
+    engine: sa.Engine,
+    cycle_id: str,
+    calendar: FiscalCalendar,
+    plan: EvidencePlan | None = None,
+    fresh: dict[int, pd.DataFrame] | None = None,
+) -> CycleEvidence:
+    """Load the planned batches per kind; frames parsed in this run are not read again."""
+    fresh = fresh or {}
+    plan = plan or evidence_plan(engine=engine, cycle_id=cycle_id)
+    frames: dict[str, pd.DataFrame] = {}
+    for kind in load_kinds():
+        ids = [b.id for b in plan.batches if b.kind == kind and b.id is not None]
+        parts = [fresh[i].assign(batch_id=i) for i in ids if i in fresh]
+        stored = [i for i in ids if i not in fresh]
+        if stored:
+            parts.append(store.load_rows(engine=engine, kind=kind, batch_ids=stored))
+        if parts:
+            frames[kind] = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    return CycleEvidence(cycle_id, plan, frames, calendar)
 
 
 # freshness ----------------------------------------------------------------------------
@@ -422,8 +508,7 @@ def quality_trend(*, engine: sa.Engine, up_to_cycle: str) -> list[QualityPoint]:
 
 def source_notes(*, engine: sa.Engine, now: datetime) -> list[SourceNote]:
     """Each source's last fetch, last successful fetch and its age, for status and reports."""
-    with store.session_scope(engine) as session:
-        fetches = store.all_fetches(session=session)
+    fetches = store.fetch_history(engine=engine)
     notes: list[SourceNote] = []
     by_source: dict[str, list[store.SourceFetch]] = {}
     for fetch in fetches:
@@ -468,6 +553,13 @@ class SourceCheck:
     rows: int
     latency_ms: float
     error: str | None
+
+    @property
+    def failed(self) -> bool:
+        return not self.reachable or self.error is not None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 def check_source(source: Source, *, templating: Templating) -> SourceCheck:

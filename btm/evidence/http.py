@@ -24,8 +24,8 @@ from typing import Any, Self
 import httpx
 
 from btm.errors import EvidenceError
-from btm.evidence.connectors import Payload
-from btm.evidence.sources import Auth
+from btm.evidence.payload import Payload
+from btm.evidence.sources import Auth, BlockLoader
 
 log = logging.getLogger(__name__)
 
@@ -124,13 +124,19 @@ class JsonClient:
     """GETs JSON from one source's system with its credentials and the retry policy."""
 
     def __init__(
-        self, *, source: str, auth: Auth | None, fixes: Fixes, policy: RetryPolicy
+        self,
+        *,
+        source: str,
+        auth: Auth | None,
+        fixes: Fixes,
+        policy: RetryPolicy,
+        read_block: BlockLoader | None = None,
     ) -> None:
         self._source = source
         self._auth = auth
         self._fixes = fixes
         self._policy = policy
-        self._secret = auth.token.resolve() if auth else None
+        self._secret = auth.token.resolve(read_block) if auth else None
         headers = {"Accept": "application/json", "User-Agent": "btm-pipeline"}
         basic: httpx.Auth | None = None
         if auth is not None and auth.type == "bearer":

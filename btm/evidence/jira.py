@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from btm.errors import ConfigurationError, EvidenceError
-from btm.evidence.connectors import Payload
 from btm.evidence.http import (
     DEFAULT_RETRIES,
     Fixes,
@@ -25,6 +24,7 @@ from btm.evidence.http import (
     shown_url,
     write_records,
 )
+from btm.evidence.payload import Payload
 from btm.evidence.sources import JiraSource, Templating
 
 SEARCH_PATHS = {"cloud": "/rest/api/3/search/jql", "datacenter": "/rest/api/2/search"}
@@ -62,7 +62,11 @@ def fetch_jira(
         "maxResults": source.page_size,
     }
     with JsonClient(
-        source=source.name, auth=source.auth, fixes=_fixes(source), policy=policy
+        source=source.name,
+        auth=source.auth,
+        fixes=_fixes(source),
+        policy=policy,
+        read_block=templating.read_block,
     ) as client:
         pages = _cloud_pages if source.api == "cloud" else _datacenter_pages
         issues = [issue for page in pages(client, url, query, source.name) for issue in page]

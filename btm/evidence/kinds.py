@@ -6,10 +6,10 @@ the store builds one table per kind from the same definition.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import cache
 from pathlib import Path
-from typing import Literal, cast
+from typing import Any, Literal, cast
 
 from btm.catalog import DATA_DIR, read_yaml
 from btm.errors import ConfigurationError
@@ -40,7 +40,16 @@ class EvidenceKind:
     def field(self, name: str) -> Field:
         return next(f for f in self.fields if f.name == name)
 
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id_field": self.id_field,
+            "description": self.description,
+            "fields": [asdict(f) for f in self.fields],
+        }
 
+
+# Loaded once per process, unlike the rubric and the catalogue: the kinds are the
+# evidence tables' schema, which changes only with a new release and its migration.
 @cache
 def load_kinds(path: Path = KINDS_FILE) -> dict[str, EvidenceKind]:
     raw = read_yaml(path)

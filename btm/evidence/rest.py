@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from btm.errors import EvidenceError
-from btm.evidence.connectors import Payload
 from btm.evidence.http import (
     DEFAULT_RETRIES,
     Fixes,
@@ -26,6 +25,7 @@ from btm.evidence.http import (
     shown_url,
     write_records,
 )
+from btm.evidence.payload import Payload
 from btm.evidence.sources import RestSource, Templating
 
 _FIXES = Fixes(
@@ -44,7 +44,13 @@ def fetch_rest(
     """All pages as one JSON array of records, `<source>.json` in staging."""
     url = templating.fill(source.location, source=source.name, setting="location")
     params = templating.fill_params(source.params, source=source.name)
-    with JsonClient(source=source.name, auth=source.auth, fixes=_FIXES, policy=policy) as client:
+    with JsonClient(
+        source=source.name,
+        auth=source.auth,
+        fixes=_FIXES,
+        policy=policy,
+        read_block=templating.read_block,
+    ) as client:
         if source.pagination == "offset":
             pages = _offset_pages(client, source, url, params)
         elif source.pagination == "next_link":

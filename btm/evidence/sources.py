@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from btm.catalog import read_yaml
 from btm.errors import ConfigurationError
 from btm.evidence.kinds import load_kinds
+from btm.vocabulary import Connector
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
@@ -47,7 +48,9 @@ class SecretRef(_Strict):
     def describe(self) -> str:
         return f"environment variable {self.env}" if self.env else f"Prefect Secret {self.block}"
 
-    def resolve(self) -> str:
+    def resolve(self, read_block: BlockLoader | None = None) -> str:
+        """The secret's value, read now; a block is read through `read_block`, which the
+        flows hand down (Prefect's Secret blocks), so this library never imports Prefect."""
         if self.env is not None:
             value = os.environ.get(self.env)
             if not value:
@@ -55,23 +58,15 @@ class SecretRef(_Strict):
                     f"the environment variable {self.env} is not set; export it with the secret"
                 )
             return value
-        if _block_loader is None:
+        if read_block is None:
             raise ConfigurationError(
                 f"the secret is the Prefect Secret block {self.block!r}, which only the flows "
                 "can read; run through `btm run` or the deployment, or name an env variable"
             )
-        return _block_loader(str(self.block))
+        return read_block(str(self.block))
 
 
 BlockLoader = Callable[[str], str]
-_block_loader: BlockLoader | None = None
-
-
-def use_block_loader(loader: BlockLoader) -> None:
-    """How `{block: NAME}` secrets are read. The orchestration layer (flows/) installs
-    Prefect's Secret blocks here, so this library never imports Prefect."""
-    global _block_loader
-    _block_loader = loader
 
 
 class Auth(_Strict):
@@ -132,14 +127,14 @@ class _Source(_Strict):
 class FilesSource(_Source):
     """A drop folder: every file matching `pattern` is one batch, read when new or changed."""
 
-    connector: Literal["files"]
+    connector: Literal[Connector.FILES]
     pattern: str = "*"
 
 
 class SqlSource(_Source):
     """Any SQLAlchemy URL and a query with bound `:parameters`, read in chunks."""
 
-    connector: Literal["sql"]
+    connector: Literal[Connector.SQL]
     query: str
     params: dict[str, Any] = Field(default_factory=dict)
     password: SecretRef | None = None
@@ -150,7 +145,7 @@ class JiraSource(_Source):
     """Jira's issue search: Cloud (`/rest/api/3/search/jql`, page tokens) or Data Center
     (`/rest/api/2/search`, startAt)."""
 
-    connector: Literal["jira"]
+    connector: Literal[Connector.JIRA]
     jql: str
     api: Literal["cloud", "datacenter"] = "cloud"
     auth: Auth | None = None
@@ -160,7 +155,7 @@ class JiraSource(_Source):
 class RestSource(_Source):
     """A paginated JSON endpoint: follows a next link or steps an offset."""
 
-    connector: Literal["rest"]
+    connector: Literal[Connector.REST]
     records: str | None = Field(default=None, description="dotted path to the record list")
     pagination: Literal["next_link", "offset", "none"] = "next_link"
     next_link: str = Field(default="next", description="dotted path to the next page's URL")
@@ -200,7 +195,7 @@ def _explain(error: ValidationError, raw: Mapping[str, Any]) -> str:
             name = entry.get("name") if isinstance(entry, dict) else None
             label = f"source {name!r}" if name else f"source #{index + 1}"
             # the discriminated union adds the connector's name to the path; drop it
-            rest = [str(p) for p in where[2:] if p not in ("files", "sql", "jira", "rest")]
+            rest = [str(p) for p in where[2:] if p not in set(Connector)]
             where_text = f"{label}, {'.'.join(rest)}" if rest else label
         else:
             where_text = ".".join(str(p) for p in where) or "the file"
@@ -208,7 +203,7 @@ def _explain(error: ValidationError, raw: Mapping[str, Any]) -> str:
         if problem["type"] == "extra_forbidden":
             message = "is not a setting of this connector; check its spelling"
         elif problem["type"] == "union_tag_invalid":
-            message = "connector must be one of files, sql, jira, rest"
+            message = f"connector must be one of {', '.join(Connector)}"
         lines.append(f"{where_text}: {message}")
     return "; ".join(lines)
 
@@ -228,7 +223,7 @@ def default_sources(inbox: Path) -> list[Source]:
     """Without a sources file: one drop-folder source per kind, files named `<kind>-*`."""
     return [
         FilesSource(
-            connector="files", name=kind, kind=kind, location=str(inbox), pattern=f"{kind}*"
+            connector=Connector.FILES, name=kind, kind=kind, location=str(inbox), pattern=f"{kind}*"
         )
         for kind in load_kinds()
     ]
@@ -242,6 +237,7 @@ class Templating:
     cycle_start: date
     as_of: date
     home: Path
+    read_block: BlockLoader | None = None  # how `{block: NAME}` secrets are read
 
     def fill(self, text: str, *, source: str, setting: str) -> str:
         values = {

@@ -96,6 +96,7 @@ def write_evidence(folder: Path, rows: int, seed: int = 7) -> None:
 def baseline(folder: Path) -> None:
     """Plain pandas: read, check, compute the same metrics."""
     from btm.metrics import compute_metrics
+    from btm.scoring.rubric import load_rubric
 
     frames = {}
     for kind, dates, id_field in [
@@ -133,40 +134,23 @@ def baseline(folder: Path) -> None:
                 ).sum()
             )
         frames[kind] = frame
-    compute_metrics(frames, as_of=AS_OF)
+    compute_metrics(frames, as_of=AS_OF, policy=load_rubric().metric_policy)
 
 
 def pipeline(folder: Path) -> None:
     """The product's path, without Prefect: archive, parse, validate, store, score; a
     cycle whose evidence is unchanged since its last scoring skips all but the hashing."""
-    from btm import cycle, store
-    from btm.catalog import load_catalog
-    from btm.evidence import gather
-    from btm.evidence.sources import Templating, default_sources
-    from btm.scoring import load_rubric
-    from btm.targets import load_targets
+    from btm import pipeline as core
+    from btm.evidence.sources import default_sources
+    from btm.settings import Settings
 
-    engine = store.engine_for(f"sqlite:///{folder / 'btm.db'}")
-    with store.session_scope(engine) as session:
-        store.open_cycle(session=session, cycle_id="2026-Q1", as_of=AS_OF)
-    templating = Templating("2026-Q1", AS_OF.replace(month=1, day=1), AS_OF, folder)
-    fresh = {}
-    for source in default_sources(folder):
-        fetched = gather.fetch_source(source, templating=templating, archive_dir=folder / "a")
-        for result in gather.accept_fetch(
-            fetched, cycle_id="2026-Q1", as_of=AS_OF, engine=engine, quarantine_dir=folder / "q"
-        ):
-            assert result.batch.status == "accepted", result.batch.problems
-            if result.frame is not None and result.batch.id is not None:
-                fresh[result.batch.id] = result.frame
-    rubric = load_rubric()
-    plan = gather.evidence_plan(engine=engine, cycle_id="2026-Q1")
-    if cycle.scores_are_current(engine=engine, cycle_id="2026-Q1", plan=plan, rubric=rubric):
-        return
-    evidence = cycle.assemble_evidence(engine=engine, cycle_id="2026-Q1", plan=plan, fresh=fresh)
-    scores = cycle.score_cycle(evidence, rubric=rubric, catalog=load_catalog())
-    targets = load_targets(state="alignment", home=folder)
-    cycle.save_scores(scores, engine=engine, evidence=evidence, rubric=rubric, targets=targets)
+    run = core.Setup(Settings(home=folder, target_state="alignment"))
+    results = core.gather(run, "2026-Q1", default_sources(folder))
+    for result in results:
+        assert result.batch.status == "accepted", result.batch.problems
+    plan = core.plan(run, "2026-Q1")
+    if core.needs_scoring(run, "2026-Q1", plan, force=False):
+        core.score(run, "2026-Q1", planned=plan, fresh=core.fresh_frames(results))
 
 
 def rescore(folder: Path) -> None:
@@ -181,7 +165,7 @@ def measure(side: str, folder: Path) -> dict[str, float]:
         "import json, resource, time, sys; from pathlib import Path;"
         "from tests.benchmarks import bench_cycle as b;"
         # Imports are paid once per process, not per cycle: both sides warm them first.
-        "import btm.cycle, btm.metrics, btm.scoring, great_expectations;"
+        "import btm.pipeline, btm.metrics, btm.scoring.engine, great_expectations;"
         f"t = time.perf_counter(); b.{side}(Path({str(folder)!r}));"
         "print(json.dumps({'seconds': time.perf_counter() - t,"
         " 'peak_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))"

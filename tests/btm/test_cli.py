@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 from btm import store
 from btm.cli import app
 from btm.settings import Settings
-from tests.btm.test_cycle import write_quarter
+from tests.factories import write_quarter
 from tests.pipeline import RUBRIC, run_cycle
 
 runner = CliRunner()

@@ -18,8 +18,6 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP as SMTPServer
 from aiosmtpd.smtp import Envelope, Session
 
-from btm import delivery
-from btm.charts import Chart
 from btm.delivery import (
     SmtpConfig,
     SmtpError,
@@ -32,7 +30,8 @@ from btm.delivery import (
     write_to_outbox,
 )
 from btm.errors import ConfigurationError, DeliveryError
-from btm.reporting import RenderedReport
+from btm.reporting.charts import Chart
+from btm.reporting.render import RenderedReport
 from btm.settings import Settings
 from tests.conftest import PASSWORD, KeepingHandler, free_port, only_the_right_password
 
@@ -218,13 +217,12 @@ def test_a_named_block_wins_and_is_read_at_send_time(
         asked.append(name)
         return SmtpConfig(host="relay.example.org", tls="ssl", block=name)
 
-    monkeypatch.setattr(delivery, "_smtp_block_loader", load)
     monkeypatch.setenv("BTM_SMTP_HOST", "ignored.example.org")
     monkeypatch.setenv("BTM_SMTP_BLOCK", "btm-smtp")
     settings = Settings()
     assert asked == []  # settings hold the block's name only
 
-    assert smtp_config(settings) == SmtpConfig(
+    assert smtp_config(settings, load) == SmtpConfig(
         host="relay.example.org", tls="ssl", block="btm-smtp"
     )
     assert asked == ["btm-smtp"]
@@ -233,7 +231,6 @@ def test_a_named_block_wins_and_is_read_at_send_time(
 def test_a_block_without_the_flows_loader_says_how_to_run(
     btm_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(delivery, "_smtp_block_loader", None)
     monkeypatch.setenv("BTM_SMTP_BLOCK", "btm-smtp")
     with pytest.raises(ConfigurationError, match=r"BTM_SMTP_BLOCK.*only the flows"):
         smtp_config(Settings())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -14,10 +15,10 @@ from btm.catalog import load_catalog
 from btm.cli import app
 from btm.errors import ConfigurationError
 from btm.explain import explain
-from btm.scoring import load_rubric
+from btm.scoring.rubric import load_rubric
 from btm.settings import Settings
-from tests.btm.test_cycle import write_quarter
-from tests.pipeline import run_cycle
+from tests.factories import write_quarter
+from tests.pipeline import JANUARY, run_cycle
 
 
 @pytest.fixture
@@ -35,6 +36,7 @@ def test_each_rule_is_shown_with_value_threshold_evidence_and_the_next_step(
         engine=scored,
         catalog=load_catalog(),
         rubric=load_rubric(),
+        calendar=JANUARY,
         cycle_id="2026-Q1",
         capability="MTI-1",
         unit="Retail",
@@ -59,6 +61,7 @@ def test_a_cell_without_system_evidence_says_so(scored: sa.Engine) -> None:
         engine=scored,
         catalog=load_catalog(),
         rubric=load_rubric(),
+        calendar=JANUARY,
         cycle_id="2026-Q1",
         capability="SP-3",
         unit="Retail",
@@ -68,7 +71,8 @@ def test_a_cell_without_system_evidence_says_so(scored: sa.Engine) -> None:
 
 
 def test_unknown_capability_unit_or_dimension_is_named(scored: sa.Engine) -> None:
-    common = {"engine": scored, "catalog": load_catalog(), "rubric": load_rubric()}
+    common: dict[str, Any] = {"engine": scored, "catalog": load_catalog(), "rubric": load_rubric()}
+    common["calendar"] = JANUARY
     with pytest.raises(ConfigurationError, match="unknown capability 'MTI-9'"):
         explain(**common, cycle_id="2026-Q1", capability="MTI-9")
     with pytest.raises(ConfigurationError, match="for unit 'Nowhere'"):

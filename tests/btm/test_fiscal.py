@@ -9,10 +9,13 @@ import sqlalchemy as sa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from btm import cycle, store
+from btm import store
 from btm.errors import ConfigurationError
-from btm.fiscal import FiscalCalendar
-from btm.settings import Settings
+from btm.fiscal import (
+    FiscalCalendar,
+)
+from btm.pipeline import templating_for
+from btm.settings import Settings, load_settings
 from tests.factories import rows, write_csv
 from tests.pipeline import run_cycle
 
@@ -199,24 +202,24 @@ def test_a_cron_time_is_a_time_of_day() -> None:
 
 
 def test_the_setting_reaches_the_cycle_functions(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert cycle.cycle_as_of("2027-Q1") == date(2027, 3, 31)
+    assert Settings().calendar.as_of("2027-Q1") == date(2027, 3, 31)
 
     monkeypatch.setenv(SETTING, "4")
-    assert cycle.cycle_as_of("2027-Q1") == date(2026, 6, 30)
-    assert cycle.cycle_start("2027-Q1") == date(2026, 4, 1)
-    assert cycle.cycle_for(date(2026, 7, 1)) == "2027-Q1"
-    assert cycle.cycle_containing(date(2026, 7, 1)) == "2027-Q2"
-    assert cycle.next_cycle_id("2027-Q4") == "2028-Q1"
-    assert cycle.parse_cycle_id("2027-Q1") == (2027, 1)
+    assert Settings().calendar.as_of("2027-Q1") == date(2026, 6, 30)
+    assert Settings().calendar.start("2027-Q1") == date(2026, 4, 1)
+    assert Settings().calendar.ended_before(date(2026, 7, 1)) == "2027-Q1"
+    assert Settings().calendar.containing(date(2026, 7, 1)) == "2027-Q2"
+    assert Settings().calendar.next("2027-Q4") == "2028-Q1"
+    assert Settings().calendar.parse("2027-Q1") == (2027, 1)
 
     monkeypatch.setenv(SETTING, "7")
-    assert cycle.cycle_as_of("2027-Q1") == date(2026, 9, 30)
+    assert Settings().calendar.as_of("2027-Q1") == date(2026, 9, 30)
 
     monkeypatch.delenv(SETTING)
-    assert cycle.cycle_as_of("2027-Q1") == date(2027, 3, 31)
+    assert Settings().calendar.as_of("2027-Q1") == date(2027, 3, 31)
 
     monkeypatch.setenv(SETTING.lower(), "4")  # pydantic-settings reads names in any case
-    assert cycle.cycle_as_of("2027-Q1") == date(2026, 6, 30)
+    assert Settings().calendar.as_of("2027-Q1") == date(2026, 6, 30)
 
 
 @pytest.mark.parametrize("value", ["13", "0", "april"])
@@ -225,7 +228,7 @@ def test_a_bad_setting_names_the_variable_and_the_fix(
 ) -> None:
     monkeypatch.setenv(SETTING, value)
     with pytest.raises(ConfigurationError) as error:
-        cycle.cycle_as_of("2026-Q1")
+        load_settings().calendar.as_of("2026-Q1")
     assert str(error.value) == (
         f"{SETTING}={value!r} is not a month; set {SETTING} to 1-12, the month the fiscal "
         "year starts in (1 = January, 4 = April)"
@@ -251,5 +254,5 @@ def test_a_cycle_run_stores_the_fiscal_quarters_as_of(
         assert stored is not None
         assert stored.as_of == date(2026, 6, 30)
         assert stored.completed_at is not None
-    placeholders = cycle.templating("2027-Q1", configured)
+    placeholders = templating_for("2027-Q1", configured)
     assert (placeholders.cycle_start, placeholders.as_of) == (date(2026, 4, 1), date(2026, 6, 30))

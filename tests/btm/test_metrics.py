@@ -6,9 +6,11 @@ import pytest
 from btm.evidence.files import coerce
 from btm.evidence.kinds import kind_named
 from btm.metrics import METRICS, compute_metrics, enterprise_metrics
+from btm.scoring.rubric import load_rubric
 from tests.factories import rows
 
 AS_OF = date(2026, 3, 31)
+POLICY = load_rubric().metric_policy
 
 
 def frame(kind: str, changes: list[dict[str, str]]) -> pd.DataFrame:
@@ -200,20 +202,20 @@ def test_every_registered_metric_has_a_hand_made_case() -> None:
 def test_metric_on_a_hand_made_frame(
     name: str, kind: str, changes: list[dict[str, str]], expected: float
 ) -> None:
-    value = METRICS[name].compute(frame(kind, changes), AS_OF)
+    value = METRICS[name](frame(kind, changes), AS_OF, POLICY)
     assert value["A"] == pytest.approx(expected)
 
 
 def test_an_empty_population_is_unknown_not_zero() -> None:
-    value = METRICS["business_case_coverage"].compute(
-        frame("investments", [{"status": "proposed"}]), AS_OF
+    value = METRICS["business_case_coverage"](
+        frame("investments", [{"status": "proposed"}]), AS_OF, POLICY
     )
     assert pd.isna(value["A"])
 
 
 def test_metrics_table_has_every_unit_and_nan_for_missing_kinds() -> None:
     investments = frame("investments", [{}, {"business_unit": "B"}])
-    table = compute_metrics({"investments": investments}, as_of=AS_OF)
+    table = compute_metrics({"investments": investments}, as_of=AS_OF, policy=POLICY)
     assert list(table.index) == ["A", "B"]
     assert set(table.columns) == set(METRICS)
     assert table["on_schedule_rate"].isna().all()
@@ -224,7 +226,7 @@ def test_the_enterprise_row_pools_every_units_evidence() -> None:
     retail = frame("investments", [{"business_case": "yes"}, {"business_case": "no"}])
     wealth = frame("investments", [{"business_case": "yes"}]).assign(business_unit="B")
     pooled = pd.concat([retail, wealth], ignore_index=True)
-    enterprise = enterprise_metrics({"investments": pooled}, as_of=AS_OF)
+    enterprise = enterprise_metrics({"investments": pooled}, as_of=AS_OF, policy=POLICY)
     assert enterprise["business_case_coverage"] == pytest.approx(2 / 3)
     assert enterprise["investment_count"] == 3
     assert pd.isna(enterprise["on_schedule_rate"])  # no projects at all

@@ -5,7 +5,9 @@ from collections.abc import Iterator
 
 import pytest
 
-import flows  # noqa: F401  (sets Prefect's quiet defaults before Prefect is imported)
+from flows.environment import quiet_prefect
+
+quiet_prefect()  # before Prefect is imported
 
 # Prefect binds its console log handler to the stderr of the moment `prefect.main` is
 # first imported. Imported first inside a CliRunner, it would keep writing to that

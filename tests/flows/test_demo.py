@@ -3,34 +3,36 @@
 import re
 from email import message_from_bytes, policy
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from sqlmodel import select
 from typer.testing import CliRunner
 
 from btm import store
-from btm.audiences import load_audiences
 from btm.catalog import load_catalog
 from btm.cli import app
-from btm.evidence.sample import BAD_SAMPLE, DEMO_CYCLES
-from btm.improvement import PHASES
+from btm.demo.sample import BAD_SAMPLE, DEMO_CYCLES
+from btm.improvement.phases import PHASES
+from btm.reporting.audiences import load_audiences
 from btm.settings import Settings
+from tests.btm.demo.test_demo_scores import assert_same_scores, demo_scores, golden_scores
+from tests.pipeline import JANUARY
 
 pytestmark = pytest.mark.prefect
 
 
 def _state(engine: sa.Engine) -> tuple[list[str], list[tuple], int, int, list[tuple]]:
     with store.session_scope(engine) as session:
-        cycles = [
-            row[0] for row in session.exec(sa.select(store.Cycle.id).order_by(store.Cycle.id))
-        ]
+        cycles = list(session.exec(select(store.Cycle.id).order_by(store.Cycle.id)))
         scores = [
             (s.cycle_id, s.unit, s.capability, s.dimension, s.level)
             for c in cycles
             for s in store.get_scores(session=session, cycle_id=c)
         ]
-        deliveries = session.exec(sa.select(sa.func.count()).select_from(store.Delivery)).one()[0]
-        batches = session.exec(sa.select(sa.func.count()).select_from(store.EvidenceBatch)).one()[0]
+        deliveries = session.exec(select(sa.func.count()).select_from(store.Delivery)).one()
+        batches = session.exec(select(sa.func.count()).select_from(store.EvidenceBatch)).one()
         phases = [
             (c.cycle_id, c.phase, c.actor)
             for cycle_id in cycles
@@ -50,6 +52,7 @@ def test_demo_twice_leaves_the_same_cycles_scores_and_emails(
     outbox = sorted(settings.outbox_dir.glob("*.eml"))
     before = _state(engine)
     emails = {p.name: p.read_bytes() for p in outbox}
+    assert_same_scores(demo_scores(engine), golden_scores())  # as main scored them
 
     second = runner.invoke(app, ["demo"])
 
@@ -104,7 +107,7 @@ def test_demo_gathers_every_kind_through_files_and_sql(
     assert result.exit_code == 0, result.output
     engine = store.engine_for(Settings().effective_database_url)
     with store.session_scope(engine) as session:
-        batches = list(session.exec(sa.select(store.EvidenceBatch)).scalars())
+        batches = list(session.exec(select(store.EvidenceBatch)))
         notes = store.all_fetches(session=session)
     connectors = {(b.kind, b.connector) for b in batches}
     assert ("applications", "sql") in connectors and ("risks", "files") in connectors
@@ -125,7 +128,7 @@ def test_the_demo_moves_a_level_for_a_reason_explain_states(
 ) -> None:
     from btm.catalog import load_catalog
     from btm.explain import explain
-    from btm.scoring import load_rubric
+    from btm.scoring.rubric import load_rubric
 
     assert CliRunner().invoke(app, ["demo"]).exit_code == 0
     engine = store.engine_for(Settings().effective_database_url)
@@ -141,7 +144,8 @@ def test_the_demo_moves_a_level_for_a_reason_explain_states(
         known = [s.level for s in store.get_scores(session=session, cycle_id=last)]
     assert sum(level is not None for level in known) >= 0.9 * len(known)
 
-    common = {"engine": engine, "catalog": load_catalog(), "rubric": load_rubric()}
+    common: dict[str, Any] = {"engine": engine, "catalog": load_catalog(), "rubric": load_rubric()}
+    common["calendar"] = JANUARY
     unit, capability, dimension = "Commercial Banking", "MTI-1", "process"
     before, after = (
         levels[first][(unit, capability, dimension)],

@@ -17,9 +17,9 @@ from btm.delivery import (
     smtp_config,
 )
 from btm.errors import ConfigurationError
-from btm.reporting import RenderedReport
+from btm.reporting.render import RenderedReport
 from btm.settings import Settings
-from flows.credentials import smtp_config_from_block
+from flows.credentials import load_smtp_block, smtp_config_from_block
 from tests.conftest import PASSWORD, KeepingHandler
 
 REPORT = RenderedReport(subject="BTM trend report 2026-Q3", html="<p>2.4</p>", text="2.4\n")
@@ -52,7 +52,7 @@ def test_a_report_goes_through_the_server_the_block_names(
     settings = Settings()
     assert PASSWORD not in repr(settings)  # settings hold the block's name only
 
-    config = smtp_config(settings)
+    config = smtp_config(settings, load_smtp_block)
     assert config is not None
     send_with_retry(
         build_message(REPORT, sender="btm@example.org", recipients=["pmo@example.org"]), config
@@ -83,7 +83,7 @@ def test_a_wrong_password_in_the_block_names_the_block(
         password=wrong,
     ).save("btm-test-smtp-wrong", overwrite=True)
     block_settings.setenv("BTM_SMTP_BLOCK", "btm-test-smtp-wrong")
-    config = smtp_config(Settings())
+    config = smtp_config(Settings(), load_smtp_block)
     assert config is not None
 
     message = build_message(REPORT, sender="btm@example.org", recipients=["pmo@example.org"])
@@ -101,7 +101,7 @@ def test_a_missing_block_says_how_to_create_it(
 ) -> None:
     block_settings.setenv("BTM_SMTP_BLOCK", "btm-no-such-smtp-block")
     with pytest.raises(ConfigurationError) as caught:
-        smtp_config(Settings())
+        smtp_config(Settings(), load_smtp_block)
     text = str(caught.value)
     assert "BTM_SMTP_BLOCK" in text and "'btm-no-such-smtp-block'" in text
     assert "prefect block register -m prefect_email" in text

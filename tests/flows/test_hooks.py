@@ -25,6 +25,7 @@ def test_a_failed_run_is_emailed_to_ops_with_a_link(
     assert state.is_failed()
     (envelope,) = handler.envelopes
     assert envelope.rcpt_tos == ["ops@example.org"]
+    assert envelope.original_content is not None
     alert = message_from_bytes(envelope.original_content, policy=policy.default)
     assert "quarterly-cycle" in alert["Subject"] and "Failed" in alert["Subject"]
     body = alert.get_content()

@@ -9,18 +9,20 @@ import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 
-from btm import improvement, store
+from btm import store
 from btm.catalog import load_catalog
+from btm.improvement.phases import PHASES
+from btm.improvement.progress import advance
 from btm.settings import Settings
 from flows.evidence_refresh import evidence_refresh
 from flows.initiative_pulse import initiative_pulse
 from flows.quarterly_cycle import quarterly_cycle
-from tests.btm.test_cycle import write_quarter
+from tests.factories import write_quarter
 
 pytestmark = pytest.mark.prefect
 
 
-def _artifacts(state: Any) -> dict[str, Any]:
+def _artifacts(state: Any) -> dict[str | None, Any]:
     with get_client(sync_client=True) as client:
         found = client.read_artifacts(
             artifact_filter=ArtifactFilter(
@@ -67,7 +69,7 @@ def test_a_cycle_walks_its_phases_through_the_flows(prefect_server: None, btm_ho
             session.add(initiative)
         session.commit()
     assert backlog, "a first cycle below its targets has a backlog"
-    improvement.advance(
+    advance(
         engine=engine,
         cycle_id="2026-Q1",
         actor="Dana (PMO)",
@@ -90,7 +92,7 @@ def test_a_cycle_walks_its_phases_through_the_flows(prefect_server: None, btm_ho
     with store.session_scope(engine) as session:
         walked = [c.phase for c in store.phase_history(session=session, cycle_id="2026-Q1")]
         review = session.get(store.CycleReview, "2026-Q1")
-    assert walked == list(improvement.PHASES)
+    assert walked == list(PHASES)
     assert review is not None and review.compared_with == "2026-Q2"
     summary = str(_artifacts(second)["cycle-2026-q2-summary"].data)
     assert "**Phase**: design, waiting for the PMO" in summary

@@ -17,7 +17,7 @@ from prefect.client.schemas.filters import (
 from btm import store
 from btm.settings import Settings
 from flows.quarterly_cycle import quarterly_cycle
-from tests.btm.test_cycle import write_quarter
+from tests.factories import write_quarter
 
 pytestmark = pytest.mark.prefect
 

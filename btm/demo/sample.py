@@ -1,0 +1,1352 @@
+"""Sample evidence for a fictional bank, written as its tools' quarterly exports.
+
+The demo, the tests and the docs need evidence that behaves like the real thing: one
+portfolio exported quarter after quarter, business units that mature at different
+speeds, and the quirks real exports carry (a byte-order mark, `;` delimiters, five
+spellings of a boolean, quoted commas, quotes and newlines in names). Each unit's
+portfolio is simulated through the cycles from one seed; a unit's maturity p(cycle)
+decides how often the fields the scoring reads are filled and good. One file,
+`BAD_SAMPLE`, breaks the evidence contract on purpose so the quarantine has work to do.
+Beside the PMO's CSV files, each quarter has a decision log (JSON), a risk register
+(XLSX) and a self-assessment survey (CSV), and one SQLite database holds the application
+portfolio tool's quarterly snapshots under its own, non-canonical column names.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sqlite3
+import zipfile
+from collections.abc import Sequence
+from contextlib import closing
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+from openpyxl import Workbook
+from openpyxl.writer.excel import ExcelWriter
+
+from btm.catalog import load_catalog
+from btm.errors import ConfigurationError
+from btm.evidence.kinds import kind_named
+from btm.fiscal import FiscalCalendar
+
+JANUARY = FiscalCalendar()  # the sample's default: fiscal years are calendar years
+DEMO_CYCLES: tuple[str, ...] = ("2025-Q4", "2026-Q1", "2026-Q2", "2026-Q3")
+BAD_SAMPLE: tuple[str, str] = ("2026-Q2", "projects-insurance.csv")
+
+# One file of each of these per cycle folder, every unit's records in it.
+DECISIONS_FILE = "decisions.json"
+RISKS_FILE = "risks.xlsx"
+SURVEY_FILE = "survey.csv"
+RISK_SHEET = "Risk register"
+RISK_HEADERS = (
+    "Risk ID",
+    "Business Unit",
+    "Title",
+    "Owner",
+    "Severity",
+    "Mitigation",
+    "Review Date",
+    "Status",
+)
+# The application portfolio tool's database: one snapshot of every unit per cycle, in
+# `out_dir/APM_DATABASE`, under the tool's own column names.
+APM_DATABASE = "apm.sqlite"
+APM_TABLE = "app_inventory"
+APM_COLUMNS: dict[str, str] = {
+    "app_code": "application_id",
+    "division": "business_unit",
+    "app_name": "name",
+    "app_owner": "owner",
+    "lifecycle": "lifecycle_decision",
+    "ea_compliant": "standards_compliant",
+    "run_cost_eur": "annual_cost",
+    "business_capability": "capability_served",
+    "last_review": "last_reviewed",
+}
+APM_SNAPSHOT_COLUMN = "snapshot"
+APM_LIFECYCLES: dict[str, str] = {
+    "Invest": "invest",
+    "Tolerate": "tolerate",
+    "Migrate": "migrate",
+    "Eliminate": "eliminate",
+}
+
+Row = dict[str, str]
+Record = dict[str, str | None]
+Rng = np.random.Generator
+
+FORMAL_BODIES = ("Business Technology Investment Board", "Enterprise PMO")
+INFORMAL_BODY = "Project team"
+STRATEGIC_OBJECTIVES = (
+    "Grow digital customer share",
+    "Reduce cost to serve",
+    "Strengthen risk and compliance",
+    "Modernise core platforms",
+    "Improve customer experience",
+    "Make decisions on trusted data",
+)
+VERBS = {
+    "run": ("Upgrade", "Renew", "Stabilise", "Support"),
+    "grow": ("Extend", "Launch", "Scale up", "Enhance"),
+    "transform": ("Modernise", "Replace", "Rebuild", "Re-platform"),
+}
+WORKSTREAMS = (
+    "discovery",
+    "vendor selection",
+    "build",
+    "integration",
+    "data migration",
+    "testing",
+    "pilot",
+    "rollout",
+    "decommissioning",
+)
+CODENAMES = ("Atlas", "Nova", "Harbour", "Beacon", "Keystone", "Orbit", "Summit")
+NOTES = ("(pilot sites only)", "(carried over from last year's plan)", "(phase 2)")
+
+
+@dataclass(frozen=True)
+class ExportDialect:
+    """How one unit's PMO tool writes its CSV files."""
+
+    delimiter: str
+    encoding: str
+    lineterminator: str
+    true: str
+    false: str
+
+    def boolean(self, flag: bool) -> str:
+        return self.true if flag else self.false
+
+
+@dataclass(frozen=True)
+class SampleUnit:
+    slug: str
+    name: str
+    code: str
+    # Maturity p at evenly spaced points from the first cycle to the last.
+    trajectory: tuple[float, ...]
+    dialect: ExportDialect
+    subjects: tuple[str, ...]
+    sponsors: tuple[str, ...]
+    # The business capabilities its applications serve, as the APM tool names them.
+    business_capabilities: tuple[str, ...]
+
+
+SAMPLE_UNITS: tuple[SampleUnit, ...] = (
+    SampleUnit(
+        "retail",
+        "Retail Banking",
+        "RET",
+        (0.35, 0.47, 0.58, 0.70),
+        ExportDialect(",", "utf-8", "\n", "true", "false"),
+        (
+            "Mobile banking app",
+            "Branch network",
+            "Card issuing platform",
+            "Customer onboarding",
+            "ATM fleet",
+            "Mortgage origination",
+            "Contact centre",
+            "Personal loans journey",
+            "Fraud detection",
+            "Savings products",
+        ),
+        ("Amelia Hart", "Daniel Osei", "Priya Raman", "Tom Becker", "Renée Dubois"),
+        ("Customer onboarding", "Payments", "Cards", "Lending", "Deposits", "Fraud prevention"),
+    ),
+    SampleUnit(
+        "commercial",
+        "Commercial Banking",
+        "COM",
+        (0.30, 0.58, 0.76, 0.85),
+        ExportDialect(",", "utf-8", "\n", "TRUE", "FALSE"),
+        (
+            "Trade finance platform",
+            "Cash management portal",
+            "Credit decisioning",
+            "Corporate KYC",
+            "Treasury payments",
+            "Lending workflow",
+            "Relationship manager CRM",
+            "Supply chain finance",
+            "FX pricing engine",
+            "Collateral management",
+        ),
+        ("Marcus Lindqvist", "Grace Okafor", "Henry Walsh", "Sofia Marques"),
+        (
+            "Customer onboarding",
+            "Lending",
+            "Payments",
+            "Trade finance",
+            "Cash management",
+            "Credit risk",
+        ),
+    ),
+    SampleUnit(
+        "wealth",
+        "Wealth Management",
+        "WLT",
+        (0.55, 0.57, 0.53, 0.56),
+        ExportDialect(";", "utf-8-sig", "\r\n", "yes", "no"),
+        (
+            "Advisor workstation",
+            "Portfolio rebalancing",
+            "Client reporting",
+            "Robo-advice",
+            "Custody integration",
+            "Suitability assessment",
+            "Private banking CRM",
+            "Fund research",
+            "Client portal",
+        ),
+        ("Charlotte Reid", "Jürgen Weiß", "Aisha Rahman", "Oliver Grant"),
+        (
+            "Customer onboarding",
+            "Investment advice",
+            "Portfolio management",
+            "Client reporting",
+            "Custody",
+        ),
+    ),
+    SampleUnit(
+        "insurance",
+        "Insurance",
+        "INS",
+        (0.70, 0.58, 0.46, 0.35),
+        ExportDialect(",", "utf-8", "\n", "Y", "N"),
+        (
+            "Claims handling",
+            "Policy administration",
+            "Underwriting rules engine",
+            "Broker portal",
+            "Actuarial data platform",
+            "Fraud analytics",
+            "IFRS 17 reporting",
+            "Quote and buy",
+            "Reinsurance ledger",
+            "Telematics pricing",
+        ),
+        ("Fiona Campbell", "Raj Patel", "Lena Novak", "Samuel Adeyemi"),
+        (
+            "Underwriting",
+            "Policy administration",
+            "Claims",
+            "Distribution",
+            "Pricing",
+            "Fraud prevention",
+        ),
+    ),
+    SampleUnit(
+        "shared-services",
+        "Shared Services",
+        "SHS",
+        (0.20, 0.26, 0.33, 0.40),
+        ExportDialect(",", "utf-8", "\n", "1", "0"),
+        (
+            "HR platform",
+            "General ledger",
+            "Procurement",
+            "Data centre exit",
+            "Identity and access management",
+            "Enterprise data warehouse",
+            "Service desk",
+            "Network refresh",
+            "Cloud landing zone",
+            "Document management",
+        ),
+        ("Helen Moore", "Kwame Asante", "Isabel Torres", "Peter Nowak"),
+        (
+            "Finance",
+            "HR",
+            "Procurement",
+            "IT operations",
+            "Data and analytics",
+            "Regulatory reporting",
+        ),
+    ),
+)
+# The APM tool names a unit by its display name: the value mapping the demo needs.
+UNIT_SLUGS: dict[str, str] = {unit.name: unit.slug for unit in SAMPLE_UNITS}
+
+
+def _share(p: float, base: float = 0.25, slope: float = 0.7) -> float:
+    """How often a maturity-driven property holds at maturity p."""
+    return min(max(base + slope * p, 0.02), 0.98)
+
+
+def _money(amount: float) -> str:
+    return f"{amount:.2f}"
+
+
+def _iso(day: date | None) -> str:
+    return day.isoformat() if day is not None else ""
+
+
+def _days(rng: Rng, low: int, high: int) -> timedelta:
+    return timedelta(days=int(rng.integers(low, high)))
+
+
+def _round_thousands(amount: float, minimum: float) -> float:
+    return max(round(amount / 1000.0) * 1000.0, minimum)
+
+
+def _lower_first(subject: str) -> str:
+    # Keep acronyms such as "ATM fleet" or "FX pricing engine" in capitals.
+    if len(subject) > 1 and subject[1].islower():
+        return subject[0].lower() + subject[1:]
+    return subject
+
+
+def _with_quirk(rng: Rng, base: str, force: str | None = None) -> str:
+    """Now and then dress a name the way people type them: commas, quotes, newlines."""
+    quirk = force
+    if quirk is None:
+        draw = rng.random()
+        odds = (("comma", 0.05), ("quote", 0.09), ("newline", 0.11))
+        quirk = next((name for name, below in odds if draw < below), None)
+    if quirk == "comma":
+        return f"{base}, phase {int(rng.integers(2, 5))}"
+    if quirk == "quote":
+        return f'{base} ("{CODENAMES[int(rng.integers(len(CODENAMES)))]}")'
+    if quirk == "comma+quote":
+        return f'{base}, "{CODENAMES[int(rng.integers(len(CODENAMES)))]}" release'
+    if quirk == "newline":
+        return f"{base}\n{NOTES[int(rng.integers(len(NOTES)))]}"
+    return base
+
+
+@dataclass
+class _Investment:
+    id: str
+    subject: str
+    name: str
+    category: str
+    budget: float
+    status: str
+    approval_date: date | None
+    duration_days: int
+    expected_ratio: float
+    objective: str
+    sponsor: str
+    # Per-record points in [0, 1) fixed at creation: a property holds while
+    # u < share(p), so a record gains or loses it as its unit matures or regresses,
+    # not at random each quarter.
+    u: dict[str, float]
+    final_spend: float | None = None
+    exports_in_final_state: int = 0
+
+
+@dataclass
+class _Project:
+    id: str
+    investment_id: str | None
+    name: str
+    budget: float
+    planned_start: date
+    planned_end: date
+    slip_days: int
+    early_days: int
+    u: dict[str, float]
+    status: str = "not_started"
+    # Settled the quarter the project falls due: on time or late, for good.
+    late: bool | None = None
+    actual_end: date | None = None
+    ended_on: date | None = None
+    percent: float = 0.0
+    final_cost: float | None = None
+    exports_in_final_state: int = 0
+
+
+_INVESTMENT_LATENTS = (
+    "case",
+    "expected",
+    "realized",
+    "ratio",
+    "objective",
+    "sponsor",
+    "body",
+    "budget",
+    "spend",
+)
+_PROJECT_LATENTS = ("link", "on_time", "cost", "health", "filled", "fresh", "fc", "arch")
+_PRIMES = (2, 3, 5, 7, 11, 13, 17, 19, 23)
+
+
+def _uniforms(offsets: Sequence[float], names: Sequence[str], index: int) -> dict[str, float]:
+    """The index-th point of a Kronecker sequence, one coordinate per name.
+
+    Evenly spread points rather than independent draws keep a unit's shares close to
+    what its maturity implies, so the trends read the same whatever the seed.
+    """
+    return {
+        name: (offset + index * (prime**0.5 % 1.0)) % 1.0
+        for name, offset, prime in zip(names, offsets, _PRIMES, strict=False)
+    }
+
+
+@dataclass
+class _Portfolio:
+    """One unit's portfolio, advanced one quarter at a time."""
+
+    unit: SampleUnit
+    rng: Rng
+    investments: list[_Investment] = field(default_factory=list)
+    projects: list[_Project] = field(default_factory=list)
+    investment_count: int = 0
+    project_count: int = 0
+    names_forced: int = 0
+    investment_offsets: tuple[float, ...] = ()
+    project_offsets: tuple[float, ...] = ()
+
+    def __post_init__(self) -> None:
+        self.investment_offsets = tuple(self.rng.random(len(_INVESTMENT_LATENTS)).tolist())
+        self.project_offsets = tuple(self.rng.random(len(_PROJECT_LATENTS)).tolist())
+
+    # -- creation -----------------------------------------------------------------
+
+    def _new_investment(self, status: str, approval_date: date | None) -> _Investment:
+        rng = self.rng
+        self.investment_count += 1
+        category = str(rng.choice(["run", "grow", "transform"], p=[0.45, 0.3, 0.25]))
+        median = {"run": 600_000.0, "grow": 1_500_000.0, "transform": 4_000_000.0}
+        budget = _round_thousands(median[category] * rng.lognormal(0.0, 0.6), 50_000)
+        subject = str(rng.choice(self.unit.subjects))
+        verb = str(rng.choice(VERBS[category]))
+        # The first two names of every unit carry the hardest quirks, so each unit's
+        # first export is sure to exercise the reader's quoting.
+        force = ("comma+quote", "newline")[self.names_forced] if self.names_forced < 2 else None
+        self.names_forced += 1
+        return _Investment(
+            id=f"INV-{self.unit.code}-{self.investment_count:04d}",
+            subject=subject,
+            name=_with_quirk(rng, f"{verb} {_lower_first(subject)}", force),
+            category=category,
+            budget=budget,
+            status=status,
+            approval_date=approval_date,
+            duration_days=int(rng.integers(365, 1100)),
+            expected_ratio=float(rng.uniform(1.1, 2.8)),
+            objective=str(rng.choice(STRATEGIC_OBJECTIVES)),
+            sponsor=str(rng.choice(self.unit.sponsors)),
+            u=_uniforms(self.investment_offsets, _INVESTMENT_LATENTS, self.investment_count),
+        )
+
+    def _new_project(
+        self, investment: _Investment | None, planned_end: date, duration: int
+    ) -> _Project:
+        rng = self.rng
+        self.project_count += 1
+        if investment is not None:
+            subject = investment.subject
+            budget = _round_thousands(investment.budget * rng.uniform(0.15, 0.6), 20_000)
+        else:
+            subject = str(rng.choice(self.unit.subjects))
+            budget = _round_thousands(300_000.0 * rng.lognormal(0.0, 0.7), 20_000)
+        base = f"{subject}: {rng.choice(WORKSTREAMS)}"
+        return _Project(
+            id=f"PRJ-{self.unit.code}-{self.project_count:04d}",
+            investment_id=investment.id if investment is not None else None,
+            name=_with_quirk(rng, base),
+            budget=budget,
+            planned_start=planned_end - timedelta(days=duration),
+            planned_end=planned_end,
+            slip_days=int(rng.integers(15, 100)),
+            early_days=int(rng.integers(0, 15)),
+            u=_uniforms(self.project_offsets, _PROJECT_LATENTS, self.project_count),
+        )
+
+    def _add_projects(
+        self, investment: _Investment | None, as_of: date, count: int, *, opening: bool
+    ) -> None:
+        """Projects already under way at the first export, or new ones planned now."""
+        rng = self.rng
+        for _ in range(count):
+            duration = int(rng.integers(90, 540))
+            if not opening:
+                end = as_of + _days(rng, -45, 90) + timedelta(days=duration)
+            elif investment is not None and investment.status == "closed":
+                end = as_of - _days(rng, 20, 250)
+            else:
+                end = as_of + _days(rng, -250, 450)
+            self.projects.append(self._new_project(investment, end, duration))
+
+    def open(self, as_of: date, p: float) -> None:
+        """The portfolio as it stands at the first export."""
+        rng = self.rng
+        statuses = ["proposed", "approved", "active", "closed", "rejected"]
+        weights = [0.15, 0.12, 0.48, 0.18, 0.07]
+        ago = {"approved": (0, 120), "active": (60, 700), "closed": (400, 1200)}
+        for _ in range(int(rng.integers(38, 52))):
+            status = str(rng.choice(statuses, p=weights))
+            approval = None
+            if status in ago:
+                approval = as_of - _days(rng, *ago[status])
+            self.investments.append(self._new_investment(status, approval))
+        for investment in self.investments:
+            if investment.status == "closed":
+                investment.final_spend = self._spend(investment, as_of, p)
+            if investment.status in ("approved", "active", "closed"):
+                count = int(rng.integers(1, 3))
+                self._add_projects(investment, as_of, count, opening=True)
+        self._add_projects(None, as_of, int(rng.integers(16, 26)), opening=True)
+        quarter_start = as_of - timedelta(days=91)
+        exported: list[_Project] = []
+        while True:
+            self._advance_projects(as_of, quarter_start, p, opening=True)
+            # Projects finished before the quarter would not be in its export.
+            exported += [
+                prj
+                for prj in self.projects
+                if prj.actual_end is None or prj.actual_end > quarter_start
+            ]
+            if len(exported) >= 45:
+                break
+            self.projects = []
+            self._add_projects(None, as_of, 45 - len(exported), opening=True)
+        self.projects = exported
+
+    # -- one quarter ----------------------------------------------------------------
+
+    def advance(self, as_of: date, previous: date, p: float) -> None:
+        rng = self.rng
+        in_quarter = (1, (as_of - previous).days + 1)
+        kept: list[_Investment] = []
+        for investment in self.investments:
+            if investment.status in ("closed", "rejected"):
+                investment.exports_in_final_state += 1
+                if investment.exports_in_final_state >= 2:
+                    continue
+            elif investment.status == "proposed":
+                draw = rng.random()
+                if draw < 0.45:
+                    investment.status = "approved"
+                    investment.approval_date = previous + _days(rng, *in_quarter)
+                    count = int(rng.integers(1, 3))
+                    self._add_projects(investment, as_of, count, opening=False)
+                elif draw < 0.55:
+                    investment.status = "rejected"
+            elif investment.status == "approved":
+                if rng.random() < 0.65:
+                    investment.status = "active"
+            elif investment.status == "active":
+                mature = self._progress(investment, as_of) >= 0.9
+                if rng.random() < (0.5 if mature else 0.05):
+                    investment.status = "closed"
+                    investment.final_spend = self._spend(investment, as_of, p)
+                elif rng.random() < 0.12:
+                    self._add_projects(investment, as_of, 1, opening=False)
+            kept.append(investment)
+        self.investments = kept
+
+        new = int(rng.integers(4, 10))
+        new = min(max(new, 34 - len(kept)), max(56 - len(kept), 0))
+        for _ in range(new):
+            if rng.random() < 0.6:
+                self.investments.append(self._new_investment("proposed", None))
+            else:
+                approval = previous + _days(rng, *in_quarter)
+                investment = self._new_investment("approved", approval)
+                self.investments.append(investment)
+                self._add_projects(investment, as_of, 1, opening=False)
+        count = int(rng.integers(1, 4)) if len(self.projects) < 72 else 0
+        self._add_projects(None, as_of, count, opening=False)
+        self._advance_projects(as_of, previous, p)
+
+    def _advance_projects(
+        self, as_of: date, previous: date, p: float, *, opening: bool = False
+    ) -> None:
+        rng = self.rng
+        kept: list[_Project] = []
+        for prj in self.projects:
+            if prj.status in ("completed", "cancelled"):
+                prj.exports_in_final_state += 1
+                if prj.exports_in_final_state >= 2:
+                    continue
+                kept.append(prj)
+                continue
+            if prj.status == "not_started":
+                if prj.planned_start <= as_of and (opening or rng.random() < 0.9):
+                    prj.status = "active"
+            elif prj.status == "on_hold":
+                draw = rng.random()
+                prj.status = "active" if draw < 0.5 else "on_hold"
+                if 0.5 <= draw < 0.65:
+                    prj.status = "cancelled"
+                    prj.ended_on = previous + _days(rng, 1, (as_of - previous).days + 1)
+            elif prj.status == "active":
+                draw = rng.random()
+                if draw < 0.02 + 0.03 * (1.0 - p):
+                    prj.status = "cancelled"
+                    prj.ended_on = previous + _days(rng, 1, (as_of - previous).days + 1)
+                elif draw < 0.08:
+                    prj.status = "on_hold"
+            if prj.status == "active":
+                due = prj.planned_end - timedelta(days=prj.early_days)
+                if prj.late is None and due <= as_of:
+                    # A project that fell due while on hold or not started is late.
+                    in_time = opening or due > previous
+                    prj.late = not (in_time and prj.u["on_time"] < _share(p))
+                forecast = self._forecast(prj, p)
+                if forecast <= as_of:
+                    prj.status = "completed"
+                    earliest = forecast if opening else previous + timedelta(days=1)
+                    prj.actual_end = max(forecast, earliest)
+                    prj.percent = 100.0
+                    prj.final_cost = self._cost(prj, p)
+                else:
+                    span = max((forecast - prj.planned_start).days, 1)
+                    elapsed = (as_of - prj.planned_start).days
+                    prj.percent = min(max(100.0 * elapsed / span, 1.0), 99.0)
+            kept.append(prj)
+        self.projects = kept
+
+    # -- maturity-driven values --------------------------------------------------------
+
+    def _progress(self, investment: _Investment, as_of: date) -> float:
+        if investment.approval_date is None:
+            return 0.0
+        elapsed = (as_of - investment.approval_date).days
+        return min(max(elapsed / investment.duration_days, 0.05), 0.95)
+
+    def _spend(self, investment: _Investment, as_of: date, p: float) -> float:
+        if investment.final_spend is not None:
+            return investment.final_spend
+        u = investment.u
+        within = u["budget"] < _share(p)
+        if investment.status in ("proposed", "rejected"):
+            return 0.0
+        if investment.status == "approved":
+            return investment.budget * 0.05 * u["spend"]
+        if investment.status == "closed":
+            factor = 0.85 + 0.15 * u["spend"] if within else 1.03 + 0.37 * u["spend"]
+            return investment.budget * factor
+        progress = self._progress(investment, as_of)
+        if within:
+            return investment.budget * progress * (0.85 + 0.15 * u["spend"])
+        # Overruns surface in the second half of a delivery.
+        return investment.budget * (0.5 + progress) * (1.0 + 0.25 * u["spend"])
+
+    def _forecast(self, prj: _Project, p: float) -> date:
+        """The end date the project's manager would forecast today."""
+        on_time = prj.u["on_time"] < _share(p) if prj.late is None else not prj.late
+        if on_time:
+            return prj.planned_end - timedelta(days=prj.early_days)
+        return prj.planned_end + timedelta(days=prj.slip_days)
+
+    def _cost(self, prj: _Project, p: float) -> float:
+        if prj.final_cost is not None:
+            return prj.final_cost
+        u = prj.u["cost"]
+        within = u < _share(p)
+        if prj.status == "completed":
+            factor = 0.85 + 0.15 * u if within else 1.05 + 0.35 * (u - _share(p))
+            return prj.budget * factor
+        done = prj.percent / 100.0
+        if within:
+            return prj.budget * done * (0.8 + 0.2 * u)
+        return prj.budget * (0.4 + done) * (1.0 + 0.2 * u)
+
+    # -- export rows -------------------------------------------------------------------
+
+    def investment_rows(self, as_of: date, p: float) -> list[Row]:
+        dialect = self.unit.dialect
+        rows: list[Row] = []
+        for inv in self.investments:
+            u = inv.u
+            decided = inv.status in ("approved", "active", "closed")
+            case_share = {"proposed": 0.5 * _share(p), "rejected": 0.2}
+            has_case = u["case"] < case_share.get(inv.status, _share(p))
+            expected = inv.budget * inv.expected_ratio
+            has_expected = has_case or u["expected"] < 0.25
+            realized = ""
+            reports = inv.status in ("active", "closed") and has_expected
+            if reports and u["realized"] < _share(p):
+                ratio = min(max(0.45 + 0.55 * p + 0.24 * (u["ratio"] - 0.5), 0.05), 1.3)
+                if inv.status == "active":
+                    ratio *= self._progress(inv, as_of)
+                realized = _money(expected * ratio)
+            body = ""
+            if decided or inv.status == "rejected":
+                formal = FORMAL_BODIES[0 if inv.category == "transform" else 1]
+                if u["body"] < _share(p):
+                    body = formal
+                elif u["body"] < _share(p) + 0.5 * (1.0 - _share(p)):
+                    body = INFORMAL_BODY
+            rows.append(
+                {
+                    "investment_id": inv.id,
+                    "business_unit": self.unit.name,
+                    "name": inv.name,
+                    "category": inv.category,
+                    "status": inv.status,
+                    "approval_date": _iso(inv.approval_date) if decided else "",
+                    "budget": _money(inv.budget),
+                    "actual_spend": _money(self._spend(inv, as_of, p)),
+                    "business_case": dialect.boolean(has_case),
+                    "expected_benefit": _money(expected) if has_expected else "",
+                    "realized_benefit": realized,
+                    "strategic_objective": inv.objective
+                    if u["objective"] < _share(p, 0.3, 0.7)
+                    else "",
+                    "sponsor": inv.sponsor if u["sponsor"] < _share(p, 0.4, 0.6) else "",
+                    "decision_body": body,
+                }
+            )
+        return rows
+
+    def project_rows(self, as_of: date, p: float, investment_ids: set[str]) -> list[Row]:
+        rng = self.rng
+        dialect = self.unit.dialect
+        rows: list[Row] = []
+        for prj in self.projects:
+            u = prj.u
+            forecast = self._forecast(prj, p)
+            health = ""
+            update: date | None = None
+            forecast_end: date | None = None
+            if prj.status == "active":
+                late = forecast > prj.planned_end
+                if u["filled"] < _share(p, 0.35, 0.65):
+                    if late:
+                        health = "red" if u["health"] > 0.6 else "amber"
+                    elif u["health"] < 0.4 + 0.55 * p:
+                        health = "green"
+                    else:
+                        health = "red" if u["health"] > 0.95 else "amber"
+                if u["fresh"] < _share(p):
+                    update = as_of - _days(rng, 0, 30)
+                elif rng.random() < 0.65:
+                    update = as_of - _days(rng, 45, 121)
+                forecast_end = forecast if u["fc"] < _share(p) else None
+            elif prj.status == "not_started":
+                if u["fresh"] < _share(p, 0.5, 0.5):
+                    update = as_of - _days(rng, 5, 60)
+                forecast_end = prj.planned_end if rng.random() < 0.5 else None
+            elif prj.status == "on_hold":
+                health = str(rng.choice(["amber", "red", ""]))
+                update = as_of - _days(rng, 20, 150)
+                forecast_end = forecast if u["fc"] < _share(p) else None
+            elif prj.status == "completed" and prj.actual_end is not None:
+                health = "green" if rng.random() < 0.4 else ""
+                update = min(prj.actual_end + _days(rng, 0, 15), as_of)
+                forecast_end = prj.actual_end if u["fc"] < _share(p) else None
+            elif prj.status == "cancelled":
+                update = prj.ended_on
+            linked = prj.investment_id in investment_ids and u["link"] < _share(p)
+            rows.append(
+                {
+                    "project_id": prj.id,
+                    "investment_id": (prj.investment_id or "") if linked else "",
+                    "business_unit": self.unit.name,
+                    "name": prj.name,
+                    "status": prj.status,
+                    "health": health,
+                    "planned_start": _iso(prj.planned_start),
+                    "planned_end": _iso(prj.planned_end),
+                    "forecast_end": _iso(forecast_end),
+                    "actual_end": _iso(prj.actual_end),
+                    "budget": _money(prj.budget),
+                    "actual_cost": _money(self._cost(prj, p)),
+                    "percent_complete": f"{prj.percent:.0f}",
+                    "last_status_update": _iso(update),
+                    "architecture_reviewed": dialect.boolean(u["arch"] < _share(p)),
+                }
+            )
+        return rows
+
+
+# -- decision log, risk register, survey, application portfolio ---------------------------
+
+# Each new kind draws from its own stream per unit, so adding one never shifts the draws
+# of the PMO exports above (and their bytes stay as they were).
+_DECISIONS, _RISKS, _SURVEY, _APPLICATIONS = 1, 2, 3, 4
+
+Cells = tuple[str | int | float | datetime | None, ...]
+
+
+def _kind_rng(seed: int, index: int, tag: int) -> Rng:
+    return np.random.default_rng([seed, index, tag])
+
+
+def _pick(u: float, options: Sequence[str], weights: Sequence[float]) -> str:
+    """The option whose band of the cumulative weights holds the point u in [0, 1)."""
+    edges = np.cumsum(weights) / float(sum(weights))
+    return options[min(int(np.searchsorted(edges, u, side="right")), len(options) - 1)]
+
+
+BODY_TYPES = ("participative", "centralized", "needs_based")
+# Per body type: the body for investments, programmes and strategy; then the one for
+# policy and architecture.
+DECISION_BODIES: dict[str, tuple[str, str]] = {
+    "participative": (FORMAL_BODIES[0], "Architecture Review Board"),
+    "centralized": (FORMAL_BODIES[1], "CIO office"),
+    "needs_based": (INFORMAL_BODY, "Working group"),
+}
+DECISION_OBJECTS = ("investment", "program", "policy", "strategy", "architecture")
+DECISION_TITLES: dict[str, tuple[str, ...]] = {
+    "investment": (
+        "Approve funding for {subject}",
+        "Defer the {subject} business case",
+        "Release the next budget tranche for {subject}",
+        "Reject the {subject} change request",
+    ),
+    "program": (
+        "Re-baseline the {subject} programme",
+        "Merge the {subject} workstreams",
+        "Pause the {subject} programme",
+    ),
+    "policy": (
+        "Adopt a cloud-first hosting policy for {subject}",
+        "Set data retention rules for {subject}",
+        "Require an architecture review for {subject} changes",
+    ),
+    "strategy": (
+        "Make {subject} a priority for next year",
+        "Endorse the target operating model for {subject}",
+        "Outsource {subject} operations",
+    ),
+    "architecture": (
+        "Approve the target architecture for {subject}",
+        "Move {subject} onto the enterprise API gateway",
+        "Retire the legacy {subject} platform",
+    ),
+}
+RATIONALES = (
+    'Ranked against the other proposals on benefit, risk and fit with "{objective}"',
+    "Options compared on cost, risk and architecture fit; the business case holds",
+    "Needed to {goal}; the delivery plan and its risks were accepted",
+    "Cheaper to run over five years, and the supplier meets our standards",
+)
+_DECISION_LATENTS = ("body", "object", "rationale", "blank")
+
+
+@dataclass
+class _DecisionLog:
+    """One unit's governance decisions, a new batch each quarter."""
+
+    unit: SampleUnit
+    rng: Rng
+    count: int = 0
+    offsets: tuple[float, ...] = ()
+
+    def __post_init__(self) -> None:
+        self.offsets = tuple(self.rng.random(len(_DECISION_LATENTS)).tolist())
+
+    def records(self, cycle: str, p: float, calendar: FiscalCalendar) -> list[Record]:
+        start = calendar.start(cycle)
+        span = (calendar.as_of(cycle) - start).days + 1
+        count = int(self.rng.integers(15, 41))
+        days = sorted(int(d) for d in self.rng.integers(0, span, count))
+        return [self._decision(start + timedelta(days=d), p) for d in days]
+
+    def _decision(self, day: date, p: float) -> Record:
+        rng = self.rng
+        self.count += 1
+        u = _uniforms(self.offsets, _DECISION_LATENTS, self.count)
+        participative = _share(p, 0.05, 0.7)
+        centralized = (1.0 - participative) * (0.3 + 0.4 * p)
+        body_type = _pick(
+            u["body"], BODY_TYPES, (participative, centralized, 1.0 - participative - centralized)
+        )
+        # Immature units bring mostly single investments to a decision.
+        on_investment = min(max(0.85 - 0.6 * p, 0.2), 0.9)
+        rest = 1.0 - on_investment
+        weights = (on_investment, 0.3 * rest, 0.2 * rest, 0.2 * rest, 0.3 * rest)
+        decision_object = _pick(u["object"], DECISION_OBJECTS, weights)
+        subject = _lower_first(str(rng.choice(self.unit.subjects)))
+        title = str(rng.choice(DECISION_TITLES[decision_object])).format(subject=subject)
+        rationale: str | None = "" if u["blank"] < 0.5 else None
+        if u["rationale"] < _share(p, 0.1, 0.8):
+            objective = str(rng.choice(STRATEGIC_OBJECTIVES))
+            goal = objective[0].lower() + objective[1:]
+            rationale = str(rng.choice(RATIONALES)).format(objective=objective, goal=goal)
+        by_policy = int(decision_object in ("policy", "architecture"))
+        return {
+            "decision_id": f"DEC-{self.unit.code}-{self.count:04d}",
+            "business_unit": self.unit.name,
+            "title": _with_quirk(rng, title),
+            "decision_body": DECISION_BODIES[body_type][by_policy],
+            "body_type": body_type,
+            "decision_object": decision_object,
+            "decision_date": _iso(day),
+            "rationale": rationale,
+        }
+
+
+SEVERITIES = ("low", "medium", "high", "critical")
+RISK_STATUSES = ("open", "mitigating", "accepted", "closed")
+# A risk and the mitigation that answers it.
+RISKS: tuple[tuple[str, str], ...] = (
+    ("Vendor lock-in on {subject}", "Qualify a second supplier before the contract renewal"),
+    ("Key-person dependency in {subject}", "Train a deputy and write the runbooks down"),
+    ("End-of-support software in {subject}", "Upgrade booked in the next release train"),
+    (
+        "Poor data quality in {subject}",
+        "Data quality rules in the nightly load, each with an owner",
+    ),
+    ("Cyber attack on {subject}", "Quarterly penetration test; critical patches within 14 days"),
+    ("Unplanned outage of {subject}", "Fail-over tested twice a year"),
+    ("Late delivery of {subject} changes", "Weekly steering review of the plan and its buffer"),
+    (
+        "Regulatory findings on {subject}",
+        "Remediation plan agreed with Compliance, tracked monthly",
+    ),
+)
+_RISK_LATENTS = ("owner", "mitigation", "review", "accepted")
+
+
+@dataclass
+class _Risk:
+    id: str
+    title: str
+    mitigation: str
+    owner: str
+    severity: str
+    u: dict[str, float]
+    reviewed: date | None = None
+    closed: bool = False
+
+
+@dataclass
+class _RiskRegister:
+    """One unit's technology risk register, carried from quarter to quarter."""
+
+    unit: SampleUnit
+    rng: Rng
+    risks: list[_Risk] = field(default_factory=list)
+    count: int = 0
+    offsets: tuple[float, ...] = ()
+
+    def __post_init__(self) -> None:
+        self.offsets = tuple(self.rng.random(len(_RISK_LATENTS)).tolist())
+
+    def advance(self, as_of: date, p: float) -> None:
+        """Close some risks, raise new ones, and review those the unit keeps current."""
+        rng = self.rng
+        opening = self.count == 0
+        # A closed risk shows in one export, then leaves the register.
+        self.risks = [risk for risk in self.risks if not risk.closed]
+        for risk in self.risks:
+            risk.closed = rng.random() < 0.08 + 0.1 * p
+        live = len(self.risks) - sum(risk.closed for risk in self.risks)
+        added = int(rng.integers(24, 40)) if opening else int(rng.integers(2, 8))
+        for _ in range(min(added, max(46 - live, 0))):
+            self.risks.append(self._new_risk(as_of, opening=opening))
+        for risk in self.risks:
+            if not risk.closed and risk.u["review"] < _share(p, 0.1, 0.85):
+                # Never on the quarter's last days, so last quarter's reviews are stale now.
+                fresh = as_of - _days(rng, 3, 75)
+                risk.reviewed = max(fresh, risk.reviewed) if risk.reviewed else fresh
+
+    def _new_risk(self, as_of: date, *, opening: bool) -> _Risk:
+        rng = self.rng
+        self.count += 1
+        title, mitigation = RISKS[int(rng.integers(len(RISKS)))]
+        risk = _Risk(
+            id=f"RSK-{self.unit.code}-{self.count:04d}",
+            title=title.format(subject=_lower_first(str(rng.choice(self.unit.subjects)))),
+            mitigation=mitigation,
+            owner=str(rng.choice(self.unit.sponsors)),
+            severity=str(rng.choice(SEVERITIES, p=[0.3, 0.4, 0.22, 0.08])),
+            u=_uniforms(self.offsets, _RISK_LATENTS, self.count),
+        )
+        if opening and rng.random() < 0.6:
+            risk.reviewed = as_of - _days(rng, 120, 400)
+        return risk
+
+    def rows(self, p: float) -> list[Cells]:
+        rows: list[Cells] = []
+        for risk in self.risks:
+            u = risk.u
+            mitigated = u["mitigation"] < _share(p, 0.15, 0.75)
+            status = "mitigating" if mitigated else "open"
+            if u["accepted"] < 0.1 and risk.severity in ("low", "medium"):
+                status = "accepted"
+            reviewed = risk.reviewed
+            rows.append(
+                (
+                    risk.id,
+                    self.unit.name,
+                    risk.title,
+                    risk.owner if u["owner"] < _share(p, 0.2, 0.75) else None,
+                    risk.severity,
+                    risk.mitigation if mitigated else None,
+                    datetime(reviewed.year, reviewed.month, reviewed.day) if reviewed else None,
+                    "closed" if risk.closed else status,
+                )
+            )
+        return rows
+
+
+# Executives rate their unit a little above the people who run the work; the roles are the
+# catalogue's (survey_roles).
+ROLE_OPTIMISM = {"executive": 0.45, "business": 0.05, "technology": -0.1, "pmo": 0.0}
+SURVEY_COMMENTS = (
+    "Works for the big investments, less so for the small ones",
+    'We follow the "{codename}" playbook, when there is time',
+    "Reporting is still manual, in spreadsheets",
+    "Roles are clear; decision rights, less so",
+    'Depends on the "{codename}" programme, which is late',
+    "Better than last quarter",
+    "The tools exist, but few people use them",
+)
+_SURVEY_DIALECT = ExportDialect(",", "utf-8", "\n", "true", "false")
+
+
+@dataclass
+class _SurveyPanel:
+    """One unit's self-assessment: a few respondents rate every capability and dimension."""
+
+    unit: SampleUnit
+    rng: Rng
+    capabilities: tuple[str, ...]
+    dimensions: tuple[str, ...]
+    roles: tuple[str, ...]
+    strengths: dict[tuple[str, str], float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # A unit is stronger at some capabilities than at others, quarter after quarter.
+        by_capability = self.rng.normal(0.0, 0.35, len(self.capabilities)).tolist()
+        by_dimension = self.rng.normal(0.0, 0.2, len(self.dimensions)).tolist()
+        self.strengths = {
+            (capability, dimension): a + b
+            for capability, a in zip(self.capabilities, by_capability, strict=True)
+            for dimension, b in zip(self.dimensions, by_dimension, strict=True)
+        }
+
+    def rows(self, cycle: str, p: float, calendar: FiscalCalendar) -> list[Row]:
+        rng = self.rng
+        picked = rng.choice(len(self.roles), int(rng.integers(2, 4)), replace=False)
+        rows: list[Row] = []
+        for role in (self.roles[int(i)] for i in sorted(picked)):
+            answered = calendar.as_of(cycle) - _days(rng, 0, 30)
+            for (capability, dimension), strength in self.strengths.items():
+                level = 1.0 + 4.0 * p + ROLE_OPTIMISM[role] + strength + rng.normal(0.0, 0.45)
+                comment = ""
+                if rng.random() < 0.12:
+                    codename = str(rng.choice(CODENAMES))
+                    comment = str(rng.choice(SURVEY_COMMENTS)).format(codename=codename)
+                rows.append(
+                    {
+                        "response_id": f"SRV-{cycle}-{self.unit.code}-{len(rows) + 1:03d}",
+                        "respondent_role": role,
+                        "business_unit": self.unit.name,
+                        "capability": capability,
+                        "dimension": dimension,
+                        "score": str(min(max(round(float(level)), 1), 5)),
+                        "comment": comment,
+                        "answered_on": _iso(answered),
+                    }
+                )
+        return rows
+
+
+LIFECYCLES = tuple(APM_LIFECYCLES)
+APP_SUFFIXES = ("core", "portal", "engine", "hub", "gateway", "data mart", "reporting", "API")
+_APPLICATION_LATENTS = ("owner", "decided", "compliant", "mapped", "review")
+
+
+@dataclass
+class _Application:
+    code: str
+    name: str
+    owner: str
+    lifecycle: str
+    capability: str
+    cost: float
+    u: dict[str, float]
+    reviewed: date | None = None
+
+
+@dataclass
+class _ApplicationPortfolio:
+    """One unit's applications as the APM tool holds them, one snapshot per quarter."""
+
+    unit: SampleUnit
+    rng: Rng
+    applications: list[_Application] = field(default_factory=list)
+    count: int = 0
+    offsets: tuple[float, ...] = ()
+
+    def __post_init__(self) -> None:
+        self.offsets = tuple(self.rng.random(len(_APPLICATION_LATENTS)).tolist())
+
+    def advance(self, as_of: date, p: float) -> None:
+        """Retire some applications marked for elimination, add new ones, review the rest."""
+        rng = self.rng
+        opening = self.count == 0
+        kept: list[_Application] = []
+        for app in self.applications:
+            if app.lifecycle == "Eliminate" and rng.random() < 0.35:
+                continue
+            app.cost *= float(rng.uniform(0.97, 1.06))
+            kept.append(app)
+        self.applications = kept
+        added = int(rng.integers(30, 48)) if opening else int(rng.integers(1, 4))
+        for _ in range(min(added, max(58 - len(kept), 0))):
+            self.applications.append(self._new_application(as_of, opening=opening))
+        for app in self.applications:
+            if app.u["review"] < _share(p, 0.1, 0.8):
+                fresh = as_of - _days(rng, 3, 150)
+                app.reviewed = max(fresh, app.reviewed) if app.reviewed else fresh
+
+    def _new_application(self, as_of: date, *, opening: bool) -> _Application:
+        rng = self.rng
+        self.count += 1
+        app = _Application(
+            code=f"{self.unit.code}-APP-{self.count:03d}",
+            name=f"{rng.choice(self.unit.subjects)} {rng.choice(APP_SUFFIXES)}",
+            owner=str(rng.choice(self.unit.sponsors)),
+            lifecycle=str(rng.choice(LIFECYCLES, p=[0.3, 0.35, 0.2, 0.15])),
+            capability=str(rng.choice(self.unit.business_capabilities)),
+            cost=float(120_000.0 * rng.lognormal(0.0, 0.8)),
+            u=_uniforms(self.offsets, _APPLICATION_LATENTS, self.count),
+        )
+        if opening and rng.random() < 0.5:
+            app.reviewed = as_of - _days(rng, 200, 700)
+        return app
+
+    def rows(self, cycle: str, p: float) -> list[Cells]:
+        rows: list[Cells] = []
+        for app in self.applications:
+            u = app.u
+            rows.append(
+                (
+                    app.code,
+                    self.unit.name,
+                    app.name,
+                    app.owner if u["owner"] < _share(p, 0.2, 0.75) else None,
+                    app.lifecycle if u["decided"] < _share(p, 0.05, 0.9) else None,
+                    int(u["compliant"] < _share(p, 0.15, 0.75)),
+                    round(app.cost, 2),
+                    app.capability if u["mapped"] < _share(p, 0.1, 0.8) else None,
+                    app.reviewed.isoformat() if app.reviewed else None,
+                    cycle,
+                )
+            )
+        return rows
+
+
+# -- writers -----------------------------------------------------------------------------
+
+# Fixed stamps keep the workbook byte-identical from run to run: the pipeline hashes
+# files to skip those it has read before.
+_WORKBOOK_STAMP = datetime(2026, 1, 1)
+_ZIP_STAMP = (2026, 1, 1, 0, 0, 0)
+_APM_SCHEMA_COLUMNS = (*APM_COLUMNS, APM_SNAPSHOT_COLUMN)
+_APM_SCHEMA = f"""
+CREATE TABLE {APM_TABLE} (
+    app_code TEXT NOT NULL,
+    division TEXT NOT NULL,
+    app_name TEXT NOT NULL,
+    app_owner TEXT,
+    lifecycle TEXT,
+    ea_compliant INTEGER NOT NULL,
+    run_cost_eur REAL NOT NULL,
+    business_capability TEXT,
+    last_review TEXT,
+    {APM_SNAPSHOT_COLUMN} TEXT NOT NULL,
+    PRIMARY KEY ({APM_SNAPSHOT_COLUMN}, app_code)
+)
+"""
+
+
+def _write_decisions(path: Path, records: list[Record]) -> None:
+    ordered = sorted(records, key=lambda r: (r["decision_date"] or "", r["decision_id"] or ""))
+    text = json.dumps(ordered, ensure_ascii=False, indent=2) + "\n"
+    path.write_text(text, encoding="utf-8", newline="\n")
+
+
+def _pinned_zip(raw: bytes) -> bytes:
+    """The archive rewritten with one fixed timestamp and origin on every entry."""
+    out = io.BytesIO()
+    with (
+        zipfile.ZipFile(io.BytesIO(raw)) as source,
+        zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target,
+    ):
+        for entry in source.infolist():
+            info = zipfile.ZipInfo(entry.filename, date_time=_ZIP_STAMP)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.create_system = 3
+            info.external_attr = 0o644 << 16
+            target.writestr(info, source.read(entry))
+    return out.getvalue()
+
+
+def _write_risk_register(path: Path, rows: list[Cells]) -> None:
+    workbook = Workbook()
+    sheet = workbook.worksheets[0]
+    sheet.title = RISK_SHEET
+    sheet.append(RISK_HEADERS)
+    for row in rows:
+        sheet.append(row)
+    review = RISK_HEADERS.index("Review Date") + 1
+    for (cell,) in sheet.iter_rows(min_row=2, min_col=review, max_col=review):
+        cell.number_format = "yyyy-mm-dd"
+    workbook.properties.created = _WORKBOOK_STAMP
+    workbook.properties.modified = _WORKBOOK_STAMP
+    buffer = io.BytesIO()
+    # ExcelWriter rather than Workbook.save, which stamps the time of saving as modified.
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        ExcelWriter(workbook, archive).save()
+    path.write_bytes(_pinned_zip(buffer.getvalue()))
+
+
+def _write_apm_database(path: Path, rows: list[Cells]) -> None:
+    # Recreated from scratch, so what it holds depends on the seed alone.
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    columns = ", ".join(_APM_SCHEMA_COLUMNS)
+    marks = ", ".join("?" * len(_APM_SCHEMA_COLUMNS))
+    insert = f"INSERT INTO {APM_TABLE} ({columns}) VALUES ({marks})"
+    with closing(sqlite3.connect(path)) as connection, connection:
+        connection.execute(_APM_SCHEMA)
+        connection.executemany(insert, rows)
+
+
+def _maturity(unit: SampleUnit, position: int, count: int, rng: Rng) -> float:
+    t = position / (count - 1) if count > 1 else 0.0
+    anchors = np.linspace(0.0, 1.0, len(unit.trajectory))
+    p = float(np.interp(t, anchors, unit.trajectory)) + float(rng.normal(0.0, 0.02))
+    return min(max(p, 0.0), 1.0)
+
+
+def _break_contract(rows: list[Row], rng: Rng) -> None:
+    """One negative budget and one duplicated id, nothing else."""
+    negative, duplicate, original = (int(i) for i in rng.choice(len(rows), 3, replace=False))
+    rows[negative]["budget"] = "-" + rows[negative]["budget"]
+    rows[duplicate]["project_id"] = rows[original]["project_id"]
+
+
+def _write(path: Path, columns: Sequence[str], rows: list[Row], dialect: ExportDialect) -> None:
+    with path.open("w", encoding=dialect.encoding, newline="") as handle:
+        writer = csv.writer(
+            handle, delimiter=dialect.delimiter, lineterminator=dialect.lineterminator
+        )
+        writer.writerow(columns)
+        writer.writerows([row[column] for column in columns] for row in rows)
+
+
+# unit slug -> maturity p at each cycle, in cycle order
+Maturity = dict[str, list[float]]
+
+
+def _write_pmo_exports(
+    out_dir: Path, cycles: Sequence[str], seed: int, calendar: FiscalCalendar
+) -> tuple[list[Path], Maturity]:
+    """Every unit's investments and projects CSV files, and the maturity behind them."""
+    investment_columns = kind_named("investments").field_names
+    project_columns = kind_named("projects").field_names
+    written: list[Path] = []
+    maturity: Maturity = {}
+    for index, unit in enumerate(SAMPLE_UNITS):
+        rng = np.random.default_rng([seed, index])
+        portfolio = _Portfolio(unit, rng)
+        previous: date | None = None
+        maturity[unit.slug] = []
+        for position, cycle in enumerate(cycles):
+            as_of = calendar.as_of(cycle)
+            p = _maturity(unit, position, len(cycles), rng)
+            maturity[unit.slug].append(p)
+            if previous is None:
+                portfolio.open(as_of, p)
+            else:
+                portfolio.advance(as_of, previous, p)
+            previous = as_of
+            investments = portfolio.investment_rows(as_of, p)
+            ids = {row["investment_id"] for row in investments}
+            projects = portfolio.project_rows(as_of, p, ids)
+            folder = out_dir / cycle
+            folder.mkdir(parents=True, exist_ok=True)
+            projects_path = folder / f"projects-{unit.slug}.csv"
+            if (cycle, projects_path.name) == BAD_SAMPLE:
+                _break_contract(projects, np.random.default_rng([seed, len(SAMPLE_UNITS)]))
+            investments_path = folder / f"investments-{unit.slug}.csv"
+            _write(investments_path, investment_columns, investments, unit.dialect)
+            _write(projects_path, project_columns, projects, unit.dialect)
+            written += [investments_path, projects_path]
+    return written, maturity
+
+
+def _write_governance_exports(
+    out_dir: Path, cycles: Sequence[str], seed: int, maturity: Maturity, calendar: FiscalCalendar
+) -> list[Path]:
+    """Each cycle's decision log, risk register and survey, every unit in one file."""
+    catalog = load_catalog()
+    units = list(enumerate(SAMPLE_UNITS))
+    logs = [_DecisionLog(unit, _kind_rng(seed, i, _DECISIONS)) for i, unit in units]
+    registers = [_RiskRegister(unit, _kind_rng(seed, i, _RISKS)) for i, unit in units]
+    capabilities, dimensions = tuple(catalog.capability_ids), tuple(catalog.dimension_ids)
+    panels = [
+        _SurveyPanel(
+            unit, _kind_rng(seed, i, _SURVEY), capabilities, dimensions, catalog.survey_roles
+        )
+        for i, unit in units
+    ]
+    survey_columns = kind_named("survey").field_names
+    written: list[Path] = []
+    for position, cycle in enumerate(cycles):
+        decisions: list[Record] = []
+        risks: list[Cells] = []
+        survey: list[Row] = []
+        for log, register, panel in zip(logs, registers, panels, strict=True):
+            p = maturity[log.unit.slug][position]
+            decisions += log.records(cycle, p, calendar)
+            register.advance(calendar.as_of(cycle), p)
+            risks += register.rows(p)
+            survey += panel.rows(cycle, p, calendar)
+        folder = out_dir / cycle
+        folder.mkdir(parents=True, exist_ok=True)
+        _write_decisions(folder / DECISIONS_FILE, decisions)
+        _write_risk_register(folder / RISKS_FILE, risks)
+        _write(folder / SURVEY_FILE, survey_columns, survey, _SURVEY_DIALECT)
+        written += [folder / DECISIONS_FILE, folder / RISKS_FILE, folder / SURVEY_FILE]
+    return written
+
+
+def _apm_rows(
+    cycles: Sequence[str], seed: int, maturity: Maturity, calendar: FiscalCalendar
+) -> list[Cells]:
+    """One snapshot of every unit's applications per cycle."""
+    portfolios = [
+        _ApplicationPortfolio(unit, _kind_rng(seed, i, _APPLICATIONS))
+        for i, unit in enumerate(SAMPLE_UNITS)
+    ]
+    rows: list[Cells] = []
+    for position, cycle in enumerate(cycles):
+        for portfolio in portfolios:
+            p = maturity[portfolio.unit.slug][position]
+            portfolio.advance(calendar.as_of(cycle), p)
+            rows += portfolio.rows(cycle, p)
+    return rows
+
+
+def generate_sample_evidence(
+    out_dir: Path,
+    *,
+    cycles: Sequence[str] = DEMO_CYCLES,
+    seed: int = 2026,
+    calendar: FiscalCalendar = JANUARY,
+) -> list[Path]:
+    """Write the sample enterprise's evidence for each cycle under out_dir.
+
+    Each cycle's folder `out_dir/<cycle>/` gets every unit's `investments-<unit>.csv` and
+    `projects-<unit>.csv`, and one `decisions.json`, `risks.xlsx` and `survey.csv` for all
+    units; `out_dir/apm.sqlite` holds one application portfolio snapshot per cycle. The
+    same seed gives byte-identical files; the quarters' dates follow `calendar`. Returns
+    the paths written, sorted.
+    """
+    ordered = sorted(cycles, key=calendar.parse)
+    if len(set(ordered)) != len(ordered):
+        raise ConfigurationError(f"cycles {list(cycles)} name a cycle twice; list each once")
+    written, maturity = _write_pmo_exports(out_dir, ordered, seed, calendar)
+    written += _write_governance_exports(out_dir, ordered, seed, maturity, calendar)
+    _write_apm_database(out_dir / APM_DATABASE, _apm_rows(ordered, seed, maturity, calendar))
+    written.append(out_dir / APM_DATABASE)
+    return sorted(written)

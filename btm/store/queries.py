@@ -1,0 +1,639 @@
+"""Every query of the product, with keyword-only arguments: cycles, evidence batches and
+rows, fetches, scores, deliveries, phases, initiatives and pulses.
+
+The rest of the product calls the functions that take an `engine`: each opens its own
+session and, when it writes, commits the whole write as one transaction. The functions
+that take a `session` are the steps they are built from.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from datetime import date
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlmodel import Session, col, delete, select
+
+from btm.evidence.kinds import load_kinds
+from btm.store.engine import session_scope
+from btm.store.tables import (
+    EVIDENCE_TABLES,
+    Cycle,
+    CycleReview,
+    Delivery,
+    EvidenceBatch,
+    Initiative,
+    InitiativePulse,
+    PhaseChange,
+    Score,
+    SourceFetch,
+    utcnow,
+)
+from btm.vocabulary import BatchStatus, Phase
+
+ROW_CHUNK = 50_000
+OPENED_REASON = "opened to gather its evidence"
+
+
+def open_cycle(
+    *,
+    session: Session,
+    cycle_id: str,
+    as_of: date,
+    actor: str = "btm",
+    reason: str = OPENED_REASON,
+) -> Cycle:
+    """The cycle, opened in its assess phase when it did not exist yet."""
+    cycle = session.get(Cycle, cycle_id)
+    if cycle is None:
+        cycle = Cycle(id=cycle_id, as_of=as_of)
+        session.add(cycle)
+        session.flush()
+        session.add(PhaseChange(cycle_id=cycle_id, phase=Phase.ASSESS, actor=actor, reason=reason))
+        session.commit()
+    return cycle
+
+
+def ensure_cycle(
+    *,
+    engine: sa.Engine,
+    cycle_id: str,
+    as_of: date,
+    actor: str = "btm",
+    reason: str = OPENED_REASON,
+) -> Cycle:
+    """`open_cycle` in a session of its own."""
+    with session_scope(engine) as session:
+        return open_cycle(
+            session=session, cycle_id=cycle_id, as_of=as_of, actor=actor, reason=reason
+        )
+
+
+def find_cycle(*, engine: sa.Engine, cycle_id: str) -> Cycle | None:
+    """The cycle, None when it was never opened."""
+    with session_scope(engine) as session:
+        return session.get(Cycle, cycle_id)
+
+
+def phase_history(*, session: Session, cycle_id: str) -> list[PhaseChange]:
+    statement = select(PhaseChange).where(PhaseChange.cycle_id == cycle_id)
+    return list(session.exec(statement.order_by(col(PhaseChange.id))))
+
+
+def phase_changes(*, engine: sa.Engine, cycle_ids: Sequence[str]) -> list[PhaseChange]:
+    """The phase history of each cycle, one cycle after the other in the order given."""
+    with session_scope(engine) as session:
+        return [c for i in cycle_ids for c in phase_history(session=session, cycle_id=i)]
+
+
+def last_phase_change(*, session: Session, cycle_id: str) -> PhaseChange | None:
+    """The cycle's latest phase change: its phase now; None when it was never opened."""
+    history = phase_history(session=session, cycle_id=cycle_id)
+    return history[-1] if history else None
+
+
+def phase_of(*, engine: sa.Engine, cycle_id: str) -> PhaseChange | None:
+    """`last_phase_change` in a session of its own."""
+    with session_scope(engine) as session:
+        return last_phase_change(session=session, cycle_id=cycle_id)
+
+
+def enter_phase(*, engine: sa.Engine, change: PhaseChange) -> PhaseChange:
+    """Append a phase change (checked by the caller) in one transaction."""
+    with session_scope(engine) as session:
+        session.add(change)
+        session.commit()
+        return change
+
+
+def current_phases(*, session: Session) -> dict[str, PhaseChange]:
+    """Every cycle's latest phase change, by cycle id, in cycle order."""
+    latest: dict[str, PhaseChange] = {}
+    for change in session.exec(select(PhaseChange).order_by(col(PhaseChange.id))):
+        latest[change.cycle_id] = change
+    return dict(sorted(latest.items()))
+
+
+def cycle_phases(*, engine: sa.Engine) -> dict[str, PhaseChange]:
+    """`current_phases` in a session of its own."""
+    with session_scope(engine) as session:
+        return current_phases(session=session)
+
+
+def initiatives_of(*, session: Session, cycle_id: str) -> list[Initiative]:
+    statement = select(Initiative).where(Initiative.cycle_id == cycle_id)
+    return list(session.exec(statement.order_by(col(Initiative.rank))))
+
+
+def backlog_of(*, engine: sa.Engine, cycle_id: str) -> list[Initiative]:
+    """The cycle's initiatives in rank order, in a session of their own."""
+    with session_scope(engine) as session:
+        return initiatives_of(session=session, cycle_id=cycle_id)
+
+
+def save_initiatives(*, engine: sa.Engine, initiatives: Iterable[Initiative]) -> None:
+    """Add new initiatives and write changed ones, all in one transaction."""
+    with session_scope(engine) as session:
+        session.add_all(initiatives)
+        session.commit()
+
+
+def latest_pulses(*, session: Session, initiative_ids: Sequence[str]) -> dict[str, InitiativePulse]:
+    """Each initiative's newest pulse reading."""
+    statement = select(InitiativePulse).where(
+        col(InitiativePulse.initiative_id).in_(initiative_ids)
+    )
+    latest: dict[str, InitiativePulse] = {}
+    for pulse in session.exec(
+        statement.order_by(col(InitiativePulse.as_of), col(InitiativePulse.id))
+    ):
+        latest[pulse.initiative_id] = pulse
+    return latest
+
+
+def pulses_of(*, engine: sa.Engine, initiative_ids: Sequence[str]) -> dict[str, InitiativePulse]:
+    """`latest_pulses` in a session of its own."""
+    with session_scope(engine) as session:
+        return latest_pulses(session=session, initiative_ids=initiative_ids)
+
+
+def replace_pulses(*, session: Session, as_of: date, pulses: Sequence[InitiativePulse]) -> None:
+    """Store a pulse's readings, replacing any earlier reading of the same day."""
+    ids = [p.initiative_id for p in pulses]
+    session.exec(
+        delete(InitiativePulse).where(
+            col(InitiativePulse.as_of) == as_of, col(InitiativePulse.initiative_id).in_(ids)
+        )
+    )
+    session.add_all(pulses)
+    session.commit()
+
+
+def save_pulses(*, engine: sa.Engine, as_of: date, pulses: Sequence[InitiativePulse]) -> None:
+    """`replace_pulses` in one transaction of its own."""
+    with session_scope(engine) as session:
+        replace_pulses(session=session, as_of=as_of, pulses=pulses)
+
+
+def review_of(*, engine: sa.Engine, cycle_id: str) -> CycleReview | None:
+    """The improve phase's review of the cycle, None before it is reviewed."""
+    with session_scope(engine) as session:
+        return session.get(CycleReview, cycle_id)
+
+
+def save_review(*, engine: sa.Engine, review: CycleReview) -> None:
+    """Store a cycle's review, replacing an earlier one of the same cycle."""
+    with session_scope(engine) as session:
+        session.merge(review)
+        session.commit()
+
+
+def complete_cycle(
+    *,
+    session: Session,
+    cycle_id: str,
+    rubric_version: str,
+    evidence_key: str | None = None,
+    target_state: str | None = None,
+) -> None:
+    """Record the cycle's original scoring: its rubric, evidence key and target state."""
+    cycle = session.get(Cycle, cycle_id)
+    assert cycle is not None, f"cycle {cycle_id} was never opened"
+    cycle.completed_at = utcnow()
+    cycle.rubric_version = rubric_version
+    cycle.evidence_key = evidence_key
+    cycle.target_state = target_state
+    session.add(cycle)
+    session.commit()
+
+
+def record_target_state(*, session: Session, cycle_id: str, target_state: str) -> None:
+    cycle = session.get(Cycle, cycle_id)
+    assert cycle is not None, f"cycle {cycle_id} was never opened"
+    cycle.target_state = target_state
+    session.add(cycle)
+    session.commit()
+
+
+def latest_cycle(*, session: Session) -> Cycle | None:
+    statement = select(Cycle).where(col(Cycle.completed_at).is_not(None))
+    return session.exec(statement.order_by(col(Cycle.id).desc())).first()
+
+
+def latest_scored_cycle(*, engine: sa.Engine) -> Cycle | None:
+    """`latest_cycle` in a session of its own: the newest scored cycle."""
+    with session_scope(engine) as session:
+        return latest_cycle(session=session)
+
+
+def cycle_ids(*, session: Session, up_to: str) -> list[str]:
+    statement = select(Cycle.id).where(col(Cycle.id) <= up_to)
+    return list(session.exec(statement.order_by(col(Cycle.id))))
+
+
+def cycle_ids_up_to(*, engine: sa.Engine, up_to: str) -> list[str]:
+    """`cycle_ids` in a session of its own: every cycle up to `up_to`, oldest first."""
+    with session_scope(engine) as session:
+        return cycle_ids(session=session, up_to=up_to)
+
+
+def previous_cycle(*, session: Session, cycle_id: str) -> Cycle | None:
+    statement = select(Cycle).where(col(Cycle.id) < cycle_id, col(Cycle.completed_at).is_not(None))
+    return session.exec(statement.order_by(col(Cycle.id).desc())).first()
+
+
+def previous_scored_cycle(*, engine: sa.Engine, cycle_id: str) -> Cycle | None:
+    """`previous_cycle` in a session of its own: the newest scored cycle before this one."""
+    with session_scope(engine) as session:
+        return previous_cycle(session=session, cycle_id=cycle_id)
+
+
+def find_batch(*, session: Session, source: str, part: str, sha256: str) -> EvidenceBatch | None:
+    statement = select(EvidenceBatch).where(
+        EvidenceBatch.source == source,
+        EvidenceBatch.part == part,
+        EvidenceBatch.sha256 == sha256,
+    )
+    return session.exec(statement).first()
+
+
+def kept_batch(*, engine: sa.Engine, source: str, part: str, sha256: str) -> EvidenceBatch | None:
+    """`find_batch` in a session of its own: the batch kept for this content, if any."""
+    with session_scope(engine) as session:
+        return find_batch(session=session, source=source, part=part, sha256=sha256)
+
+
+def batches_by_hash(*, engine: sa.Engine, hashes: Sequence[str]) -> list[EvidenceBatch]:
+    """The batches kept with any of these contents."""
+    statement = select(EvidenceBatch).where(col(EvidenceBatch.sha256).in_(hashes))
+    with session_scope(engine) as session:
+        return list(session.exec(statement))
+
+
+def add_batch(*, session: Session, batch: EvidenceBatch) -> EvidenceBatch:
+    session.add(batch)
+    session.commit()
+    session.refresh(batch)
+    return batch
+
+
+def save_batch(*, engine: sa.Engine, batch: EvidenceBatch) -> EvidenceBatch:
+    """`add_batch` in one transaction of its own: the batch as stored, with its id."""
+    with session_scope(engine) as session:
+        return add_batch(session=session, batch=batch)
+
+
+def last_accepted_batches(
+    *,
+    session: Session,
+    source: str,
+    up_to_cycle: str,
+    part: str | None = None,
+    before_id: int | None = None,
+) -> list[EvidenceBatch]:
+    """The newest accepted batch of each part of a source, first gathered no later than
+    the cycle (and older than `before_id` when given)."""
+    statement = select(EvidenceBatch).where(
+        EvidenceBatch.source == source,
+        EvidenceBatch.status == BatchStatus.ACCEPTED,
+        col(EvidenceBatch.cycle_id) <= up_to_cycle,
+    )
+    if part is not None:
+        statement = statement.where(EvidenceBatch.part == part)
+    if before_id is not None:
+        statement = statement.where(col(EvidenceBatch.id) < before_id)
+    newest: dict[str, EvidenceBatch] = {}
+    for batch in session.exec(statement.order_by(col(EvidenceBatch.id))):
+        newest[batch.part] = batch
+    return sorted(newest.values(), key=lambda b: b.part)
+
+
+def carried_batches(
+    *,
+    engine: sa.Engine,
+    source: str,
+    up_to_cycle: str,
+    part: str | None = None,
+    before_id: int | None = None,
+) -> list[tuple[EvidenceBatch, str | None]]:
+    """`last_accepted_batches`, each with the last cycle before `up_to_cycle` whose fetch
+    brought it (None when none did), in one session."""
+    carried = []
+    with session_scope(engine) as session:
+        for batch in last_accepted_batches(
+            session=session, source=source, up_to_cycle=up_to_cycle, part=part, before_id=before_id
+        ):
+            assert batch.id is not None
+            used = last_cycle_using(session=session, batch_id=batch.id, before_cycle=up_to_cycle)
+            carried.append((batch, used))
+    return carried
+
+
+def record_fetch(*, session: Session, fetch: SourceFetch) -> None:
+    session.add(fetch)
+    session.commit()
+
+
+def save_fetch(*, engine: sa.Engine, fetch: SourceFetch) -> None:
+    """`record_fetch` in one transaction of its own."""
+    with session_scope(engine) as session:
+        record_fetch(session=session, fetch=fetch)
+
+
+def latest_fetches(*, session: Session, cycle_id: str) -> dict[str, list[SourceFetch]]:
+    """Each source's rows of its latest fetch attempt in the cycle."""
+    statement = select(SourceFetch).where(SourceFetch.cycle_id == cycle_id)
+    rows = list(session.exec(statement.order_by(col(SourceFetch.id))))
+    last_attempt = {row.source: row.attempt for row in rows}
+    latest: dict[str, list[SourceFetch]] = {}
+    for row in rows:
+        if row.attempt == last_attempt[row.source]:
+            latest.setdefault(row.source, []).append(row)
+    return dict(sorted(latest.items()))
+
+
+def fetched_batches(
+    *, engine: sa.Engine, cycle_id: str
+) -> dict[str, list[tuple[SourceFetch, EvidenceBatch | None]]]:
+    """`latest_fetches`, each row with the batch it brought (None for a row without
+    one), in one session."""
+    with session_scope(engine) as session:
+        return {
+            source: [
+                (
+                    fetch,
+                    None
+                    if fetch.batch_id is None
+                    else get_batch(session=session, batch_id=fetch.batch_id),
+                )
+                for fetch in fetches
+            ]
+            for source, fetches in latest_fetches(session=session, cycle_id=cycle_id).items()
+        }
+
+
+def newest_cycle_fetched(*, session: Session, up_to: str | None = None) -> str | None:
+    """The newest cycle whose sources were fetched, up to `up_to` when given."""
+    statement = select(SourceFetch.cycle_id)
+    if up_to is not None:
+        statement = statement.where(col(SourceFetch.cycle_id) <= up_to)
+    return session.exec(statement.order_by(col(SourceFetch.cycle_id).desc())).first()
+
+
+def newest_fetched_cycle(*, engine: sa.Engine, up_to: str | None = None) -> str | None:
+    """`newest_cycle_fetched` in a session of its own."""
+    with session_scope(engine) as session:
+        return newest_cycle_fetched(session=session, up_to=up_to)
+
+
+def last_cycle_using(*, session: Session, batch_id: int, before_cycle: str) -> str | None:
+    """The last cycle before `before_cycle` whose fetch brought this batch."""
+    statement = select(sa.func.max(SourceFetch.cycle_id)).where(
+        SourceFetch.batch_id == batch_id, col(SourceFetch.cycle_id) < before_cycle
+    )
+    return session.exec(statement).first()
+
+
+def get_batch(*, session: Session, batch_id: int) -> EvidenceBatch:
+    batch = session.get(EvidenceBatch, batch_id)
+    assert batch is not None, f"evidence batch {batch_id} is referenced but missing"
+    return batch
+
+
+def all_fetches(*, session: Session) -> list[SourceFetch]:
+    return list(session.exec(select(SourceFetch).order_by(col(SourceFetch.id))))
+
+
+def fetch_history(*, engine: sa.Engine) -> list[SourceFetch]:
+    """`all_fetches` in a session of its own: every fetch row, oldest first."""
+    with session_scope(engine) as session:
+        return all_fetches(session=session)
+
+
+def _db_records(frame: pd.DataFrame, table: sa.Table) -> list[tuple[Any, ...]]:
+    """Rows as plain tuples for the driver: dates as ISO text, missing values as None."""
+    columns: dict[str, Any] = {}
+    for column in table.columns:
+        values = frame[column.name]
+        if isinstance(column.type, sa.Date):
+            # a field the source does not carry arrives as an all-missing object column
+            values = pd.to_datetime(values).dt.strftime("%Y-%m-%d")
+        columns[column.name] = values.astype(object).where(values.notna(), None)
+    return list(zip(*columns.values(), strict=True))
+
+
+def store_rows(*, engine: sa.Engine, kind: str, batch_id: int, frame: pd.DataFrame) -> None:
+    """Write a batch's rows in bulk in one transaction: COPY on PostgreSQL, the driver's
+    executemany elsewhere; never one ORM object per row."""
+    table = EVIDENCE_TABLES[kind]
+    out = frame.reindex(columns=[c.name for c in table.columns])
+    out["batch_id"] = batch_id
+    out["row_number"] = frame["_row"].to_numpy()
+    records = _db_records(out, table)
+    names = ", ".join(c.name for c in table.columns)
+    with engine.begin() as connection:
+        connection.execute(table.delete().where(table.c.batch_id == batch_id))
+        if engine.dialect.name == "postgresql":
+            driver = connection.connection.driver_connection
+            assert driver is not None
+            with (
+                driver.cursor() as cursor,
+                cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy,
+            ):
+                for record in records:
+                    copy.write_row(record)
+            return
+        marks = ", ".join("?" for _ in table.columns)
+        insert = f"INSERT INTO {table.name} ({names}) VALUES ({marks})"
+        for start in range(0, len(records), ROW_CHUNK):
+            connection.exec_driver_sql(insert, records[start : start + ROW_CHUNK])
+
+
+def delete_rows(*, engine: sa.Engine, kind: str, batch_id: int) -> None:
+    table = EVIDENCE_TABLES[kind]
+    with engine.begin() as connection:
+        connection.execute(table.delete().where(table.c.batch_id == batch_id))
+
+
+def load_ids(*, engine: sa.Engine, kind: str, batch_ids: Sequence[int]) -> set[str]:
+    """The distinct ids of a kind's rows in the given batches."""
+    if not batch_ids:
+        return set()
+    table = EVIDENCE_TABLES[kind]
+    id_column = table.c[load_kinds()[kind].id_field]
+    statement = sa.select(id_column).where(table.c.batch_id.in_(list(batch_ids))).distinct()
+    with engine.connect() as connection:
+        return {str(v) for v in connection.execute(statement).scalars() if v is not None}
+
+
+def load_rows(*, engine: sa.Engine, kind: str, batch_ids: Sequence[int]) -> pd.DataFrame:
+    """A kind's rows of the given batches, typed as the reader types them."""
+    table = EVIDENCE_TABLES[kind]
+    names = [c.name for c in table.columns]
+    ids = ", ".join(str(int(i)) for i in batch_ids) or "NULL"
+    # The driver's own cursor: plain tuples, none of SQLAlchemy's per-row processing.
+    query = f"SELECT {', '.join(names)} FROM {table.name} WHERE batch_id IN ({ids})"
+    with engine.connect() as connection:
+        cursor = connection.connection.cursor()
+        try:
+            cursor.execute(query)
+            rows = cursor.fetchall()
+        finally:
+            cursor.close()
+    frame = pd.DataFrame.from_records(rows, columns=names)
+    for column in table.columns:
+        values = frame[column.name]
+        if isinstance(column.type, sa.Date):
+            frame[column.name] = pd.to_datetime(values, format="ISO8601")
+        elif isinstance(column.type, sa.Boolean):
+            frame[column.name] = values.astype("boolean")
+        elif isinstance(column.type, sa.Float):
+            frame[column.name] = pd.to_numeric(values).astype(float)
+        elif isinstance(column.type, sa.Text):
+            frame[column.name] = values.astype("str")
+    return frame
+
+
+def replace_scores(
+    *, session: Session, cycle_id: str, rubric_version: str, scores: Iterable[Score]
+) -> int:
+    """Replace a cycle's scores under one rubric version in one transaction: never
+    duplicated; its sets under other versions and earlier cycles untouched."""
+    session.exec(
+        delete(Score).where(
+            col(Score.cycle_id) == cycle_id, col(Score.rubric_version) == rubric_version
+        )
+    )
+    count = 0
+    for score in scores:
+        assert (score.cycle_id, score.rubric_version) == (cycle_id, rubric_version), (
+            f"a score of {score.cycle_id} under {score.rubric_version} in the set of "
+            f"{cycle_id} under {rubric_version}"
+        )
+        session.add(score)
+        count += 1
+    session.commit()
+    return count
+
+
+def is_original(scored: Cycle | None, rubric_version: str) -> bool:
+    """Whether scoring the cycle under this rubric version is its original scoring: its
+    first, or a later one under the same version. Any other is a rescore."""
+    return scored is None or scored.rubric_version in (None, rubric_version)
+
+
+def save_cycle_scores(
+    *,
+    engine: sa.Engine,
+    cycle_id: str,
+    rubric_version: str,
+    scores: Iterable[Score],
+    evidence_key: str,
+    target_state: str,
+) -> int:
+    """Store a scoring as the cycle's set under its rubric version, replacing only an
+    earlier set under that same version. An original scoring records its rubric, evidence
+    key and target state on the cycle; a rescore leaves the cycle's record as it is."""
+    with Session(engine, expire_on_commit=False) as session:
+        count = replace_scores(
+            session=session, cycle_id=cycle_id, rubric_version=rubric_version, scores=scores
+        )
+        scored = session.get(Cycle, cycle_id)
+        if is_original(scored, rubric_version):
+            complete_cycle(
+                session=session,
+                cycle_id=cycle_id,
+                rubric_version=rubric_version,
+                evidence_key=evidence_key,
+                target_state=target_state,
+            )
+        elif scored is not None and scored.target_state is None:
+            # scored before targets existed: its rescores name the state they measure to
+            record_target_state(session=session, cycle_id=cycle_id, target_state=target_state)
+    return count
+
+
+def get_scores(
+    *, session: Session, cycle_id: str, rubric_version: str | None = None
+) -> list[Score]:
+    """A cycle's scores under one rubric version; by default its original scoring's."""
+    if rubric_version is None:
+        cycle = session.get(Cycle, cycle_id)
+        rubric_version = cycle.rubric_version if cycle else None
+    statement = select(Score).where(
+        Score.cycle_id == cycle_id, Score.rubric_version == rubric_version
+    )
+    order = (col(Score.unit), col(Score.capability), col(Score.dimension))
+    return list(session.exec(statement.order_by(*order)))
+
+
+def scores_of(
+    *, engine: sa.Engine, cycle_id: str, rubric_version: str | None = None
+) -> list[Score]:
+    """`get_scores` in a session of its own."""
+    with session_scope(engine) as session:
+        return get_scores(session=session, cycle_id=cycle_id, rubric_version=rubric_version)
+
+
+def rubric_versions(*, session: Session, cycle_id: str) -> list[str]:
+    """Every rubric version the cycle was scored under, in version order (2026.9 before
+    2026.10)."""
+    statement = select(Score.rubric_version).where(Score.cycle_id == cycle_id).distinct()
+    return sorted(session.exec(statement), key=_version_order)
+
+
+def rubric_versions_of(*, engine: sa.Engine, cycle_id: str) -> list[str]:
+    """`rubric_versions` in a session of its own."""
+    with session_scope(engine) as session:
+        return rubric_versions(session=session, cycle_id=cycle_id)
+
+
+def _version_order(version: str) -> list[str | int]:
+    return [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", version)]
+
+
+def scores_frame(scores: Sequence[Score]) -> pd.DataFrame:
+    frame = pd.DataFrame(
+        [(s.unit, s.capability, s.dimension, s.level) for s in scores],
+        columns=["unit", "capability", "dimension", "level"],
+    )
+    frame["level"] = frame["level"].astype("Int64")
+    return frame
+
+
+def find_delivery(
+    *, session: Session, cycle_id: str, audience: str, recipient: str
+) -> Delivery | None:
+    statement = select(Delivery).where(
+        Delivery.cycle_id == cycle_id,
+        Delivery.audience == audience,
+        Delivery.recipient == recipient,
+    )
+    return session.exec(statement).first()
+
+
+def delivered_to(*, engine: sa.Engine, cycle_id: str, audience: str) -> set[str]:
+    """The recipients the ledger records as sent the cycle's report for the audience."""
+    statement = select(Delivery.recipient).where(
+        Delivery.cycle_id == cycle_id, Delivery.audience == audience
+    )
+    with session_scope(engine) as session:
+        return set(session.exec(statement))
+
+
+def record_delivery(*, session: Session, delivery: Delivery) -> None:
+    session.add(delivery)
+    session.commit()
+
+
+def save_delivery(*, engine: sa.Engine, delivery: Delivery) -> None:
+    """`record_delivery` in one transaction of its own."""
+    with session_scope(engine) as session:
+        record_delivery(session=session, delivery=delivery)
+
+
+def get_deliveries(*, session: Session, cycle_id: str) -> list[Delivery]:
+    return list(session.exec(select(Delivery).where(Delivery.cycle_id == cycle_id)))

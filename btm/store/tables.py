@@ -1,0 +1,218 @@
+"""The SQLModel tables, and one plain table per evidence kind.
+
+Small tables (cycles, batches, scores, deliveries, phases, initiatives) are SQLModel
+classes. Evidence rows go in and out in bulk as DataFrames: one plain table per evidence
+kind, built from the same kind definitions the reader uses, so no evidence row ever
+becomes an ORM object.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import JSON, Column, Field, SQLModel
+
+from btm.evidence.kinds import EvidenceKind, load_kinds
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Cycle(SQLModel, table=True):
+    id: str = Field(primary_key=True, description="e.g. 2026-Q1")
+    as_of: date
+    started_at: datetime = Field(default_factory=utcnow)
+    completed_at: datetime | None = None
+    rubric_version: str | None = Field(
+        default=None,
+        description="the rubric of the cycle's original scoring; a rescore under another "
+        "version keeps it",
+    )
+    evidence_key: str | None = Field(
+        default=None,
+        description="digest of the batches and rubric the original scores were computed on",
+    )
+    target_state: str | None = Field(
+        default=None, description="the target state the original scores' gaps are measured to"
+    )
+
+
+class EvidenceBatch(SQLModel, table=True):
+    """One payload of one source, kept once per content: an unchanged payload fetched
+    again is the same batch. `cycle_id` is the cycle that first gathered it."""
+
+    __tablename__ = "evidence_batch"
+    __table_args__ = (
+        sa.UniqueConstraint(
+            "source", "part", "sha256", name="uq_evidence_batch_source_part_sha256"
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    cycle_id: str = Field(foreign_key="cycle.id", index=True)
+    source: str
+    part: str = Field(description="file name within the source, or the source's one payload")
+    connector: str = "files"
+    kind: str
+    file_name: str
+    sha256: str = Field(index=True)
+    archive_path: str
+    rows: int = 0
+    status: str = Field(description="accepted or quarantined")
+    problems: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    validation: dict[str, Any] | None = Field(
+        default=None, sa_column=Column(JSON), description="the structured validation result"
+    )
+    fetched_at: datetime = Field(default_factory=utcnow)
+
+
+class SourceFetch(SQLModel, table=True):
+    """One attempt to fetch one source in a cycle: the payload it brought (one row per
+    payload), or the error that stopped it (one row with no batch)."""
+
+    __tablename__ = "source_fetch"
+
+    id: int | None = Field(default=None, primary_key=True)
+    cycle_id: str = Field(foreign_key="cycle.id", index=True)
+    source: str = Field(index=True)
+    attempt: str = Field(description="groups the rows of one fetch of the source")
+    connector: str
+    part: str | None = None
+    batch_id: int | None = Field(default=None, foreign_key="evidence_batch.id")
+    ok: bool
+    error: str | None = None
+    rows: int = 0
+    latency_ms: float = 0.0
+    fetched_at: datetime = Field(default_factory=utcnow)
+
+
+class Score(SQLModel, table=True):
+    """One unit x capability x dimension of a cycle, under one rubric version: a cycle keeps
+    its original set and every set it was rescored into."""
+
+    __table_args__ = (
+        sa.UniqueConstraint(
+            "cycle_id",
+            "rubric_version",
+            "unit",
+            "capability",
+            "dimension",
+            name="uq_score_cycle_id_rubric_version_unit_capability_dimension",
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    cycle_id: str = Field(foreign_key="cycle.id", index=True)
+    unit: str
+    capability: str
+    dimension: str
+    level: int | None = None
+    target_level: int | None = Field(default=None, description="the level the target state asks")
+    gap: int | None = Field(default=None, description="target_level - level; None when unknown")
+    rubric_version: str
+    trace: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
+    evidence_hashes: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+
+
+class Delivery(SQLModel, table=True):
+    __table_args__ = (sa.UniqueConstraint("cycle_id", "audience", "recipient"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    cycle_id: str = Field(foreign_key="cycle.id", index=True)
+    audience: str
+    recipient: str
+    channel: str = Field(description="outbox or smtp")
+    location: str | None = None
+    delivered_at: datetime = Field(default_factory=utcnow)
+
+
+class PhaseChange(SQLModel, table=True):
+    """One step of a cycle through assess, design, execute, improve and closed: who moved
+    it, when and why. Appended, never updated: the cycle's phase is its latest row."""
+
+    __tablename__ = "phase_change"
+
+    id: int | None = Field(default=None, primary_key=True)
+    cycle_id: str = Field(foreign_key="cycle.id", index=True)
+    phase: str
+    entered_at: datetime = Field(default_factory=utcnow)
+    actor: str = Field(description="a person, or the flow run that moved it")
+    reason: str
+
+
+class Initiative(SQLModel, table=True):
+    """An improvement initiative of a cycle's backlog: lift one capability x dimension of
+    the enterprise to a target level by a due cycle."""
+
+    id: str = Field(primary_key=True, description="<cycle>-<capability>-<dimension>")
+    cycle_id: str = Field(foreign_key="cycle.id", index=True)
+    rank: int
+    priority: float
+    capability: str
+    dimension: str
+    level: int | None = Field(
+        default=None, description="the lowest unit level of the cell when proposed"
+    )
+    target_level: int
+    gap: float = Field(description="the mean of the units' gaps to target when proposed")
+    owner: str
+    due_cycle: str
+    linked_projects: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    status: str = Field(default="proposed", description="proposed, approved or dropped")
+    title: str
+    guidance: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class InitiativePulse(SQLModel, table=True):
+    """One monthly reading of an initiative from its linked projects' evidence."""
+
+    __tablename__ = "initiative_pulse"
+
+    id: int | None = Field(default=None, primary_key=True)
+    initiative_id: str = Field(foreign_key="initiative.id", index=True)
+    as_of: date
+    state: str = Field(description="on track, at risk, off track, done or no evidence")
+    progress: float | None = Field(default=None, description="0-100, from percent complete")
+    findings: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    projects: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
+    pulsed_at: datetime = Field(default_factory=utcnow)
+
+
+class CycleReview(SQLModel, table=True):
+    """The improve phase's comparison of a cycle with the next cycle's levels."""
+
+    __tablename__ = "cycle_review"
+
+    cycle_id: str = Field(foreign_key="cycle.id", primary_key=True)
+    compared_with: str = Field(foreign_key="cycle.id")
+    review: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    reviewed_at: datetime = Field(default_factory=utcnow)
+
+
+_SQL_TYPES: dict[str, Any] = {
+    "text": sa.Text,
+    "decimal": sa.Float,
+    "date": sa.Date,
+    "boolean": sa.Boolean,
+}
+
+
+def _evidence_table(kind: EvidenceKind) -> sa.Table:
+    name = f"evidence_{kind.name}"
+    if name in SQLModel.metadata.tables:
+        return SQLModel.metadata.tables[name]
+    return sa.Table(
+        name,
+        SQLModel.metadata,
+        sa.Column("batch_id", sa.Integer, sa.ForeignKey("evidence_batch.id"), index=True),
+        sa.Column("row_number", sa.Integer),
+        *(sa.Column(f.name, _SQL_TYPES[f.type]) for f in kind.fields),
+    )
+
+
+EVIDENCE_TABLES = {name: _evidence_table(kind) for name, kind in load_kinds().items()}

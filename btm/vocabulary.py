@@ -1,0 +1,70 @@
+"""The product's closed vocabularies, typed: where code branches on a value, the value is
+one of these. Each is a `StrEnum`, so it is stored, printed and compared as its text."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Phase(StrEnum):
+    """A cycle's phase; each step goes to the next one (the BTM Standard's improvement
+    cycle, with `closed` after the review)."""
+
+    ASSESS = "assess"
+    DESIGN = "design"
+    EXECUTE = "execute"
+    IMPROVE = "improve"
+    CLOSED = "closed"
+
+    @property
+    def next(self) -> Phase | None:
+        """The phase after this one; None after closed."""
+        members = list(Phase)
+        at = members.index(self) + 1
+        return members[at] if at < len(members) else None
+
+
+class BatchStatus(StrEnum):
+    ACCEPTED = "accepted"
+    QUARANTINED = "quarantined"
+
+
+class PulseState(StrEnum):
+    """An initiative's monthly reading, worst first."""
+
+    OFF_TRACK = "off track"
+    AT_RISK = "at risk"
+    NO_EVIDENCE = "no evidence"
+    ON_TRACK = "on track"
+    DONE = "done"
+
+    @property
+    def needs_attention(self) -> bool:
+        return self in (PulseState.OFF_TRACK, PulseState.AT_RISK, PulseState.NO_EVIDENCE)
+
+
+class InitiativeStatus(StrEnum):
+    PROPOSED = "proposed"
+    APPROVED = "approved"
+    DROPPED = "dropped"
+
+
+class Outcome(StrEnum):
+    """A rule's outcome on a unit's evidence. Only pass and fail are known outcomes:
+    skip (not applicable), unknown (no valid evidence) and stale (too old) never raise a
+    level."""
+
+    PASS = "pass"
+    FAIL = "fail"
+    SKIP = "skip"
+    UNKNOWN = "unknown"
+    STALE = "stale"
+
+
+class Connector(StrEnum):
+    """How a source is reached: a drop folder, a SQL query, Jira or a REST API."""
+
+    FILES = "files"
+    SQL = "sql"
+    JIRA = "jira"
+    REST = "rest"

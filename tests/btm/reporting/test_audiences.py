@@ -1,0 +1,291 @@
+"""Audiences: the file that names them, each one's report, the standalone copies with
+their index, and one delivery per recipient that a re-run never repeats."""
+
+import re
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from btm import store
+from btm.delivery import deliver_cycle_reports
+from btm.errors import ConfigurationError
+from btm.reporting.audiences import load_audiences
+from btm.reporting.compose import render_audience_reports
+from btm.settings import Settings
+from tests.conftest import KeepingHandler, body_text
+from tests.factories import rows, write_csv, write_quarter
+from tests.pipeline import CATALOG, RUBRIC, run_cycle
+
+SCRIPT = "<script>alert(1)</script>"
+EVIL_UNIT = f"Evil {SCRIPT} Unit"
+AUDIENCES = f"""
+audiences:
+  - {{id: everyone, kind: pmo, recipients: [pmo@example.org]}}
+  - {{id: board, kind: executive, recipients: [cio@example.org, cfo@example.org]}}
+  - {{id: area-mti, kind: area_owner, area: MTI, recipients: [mti@example.org]}}
+  - id: unit-evil
+    kind: business_unit
+    unit: "{EVIL_UNIT}"
+    recipients: [evil@example.org]
+"""
+
+
+@pytest.fixture
+def settings(btm_home: Path) -> Settings:
+    btm_home.mkdir(parents=True, exist_ok=True)
+    (btm_home / "audiences.yaml").write_text(AUDIENCES, encoding="utf-8")
+    return Settings()
+
+
+def _evil_quarter(inbox: Path) -> Path:
+    write_quarter(inbox, case_share=0.6)
+    investments = rows("investments", 10, business_unit=EVIL_UNIT)
+    for i, record in enumerate(investments):
+        record["investment_id"] = f"INV-E-{i}"
+    write_csv(inbox / "investments-evil.csv", investments)
+    projects = rows("projects", 5, business_unit=EVIL_UNIT)
+    for i, record in enumerate(projects):
+        record["project_id"] = f"PRJ-E-{i}"
+        record["investment_id"] = f"INV-E-{i}"
+        record["name"] = f"Project {SCRIPT}"
+    write_csv(inbox / "projects-evil.csv", projects)
+    return inbox
+
+
+def _messages(settings: Settings) -> dict[str, EmailMessage]:
+    return {
+        p.name: message_from_bytes(p.read_bytes(), policy=policy.default)
+        for p in sorted(settings.outbox_dir.glob("*.eml"))
+    }
+
+
+def test_every_audience_gets_its_report_one_message_per_recipient(
+    engine: sa.Engine, settings: Settings, tmp_path: Path
+) -> None:
+    delivered = run_cycle("2026-Q1", _evil_quarter(tmp_path / "q1"), engine, settings)
+
+    assert [(d.audience, d.sent) for d in delivered.audiences] == [
+        ("everyone", ("pmo@example.org",)),
+        ("board", ("cio@example.org", "cfo@example.org")),
+        ("area-mti", ("mti@example.org",)),
+        ("unit-evil", ("evil@example.org",)),
+    ]
+    messages = _messages(settings)
+    assert len(messages) == 5 and all(len(m.get_all("To", [])) == 1 for m in messages.values())
+    board = messages["2026-Q1-board-cio-example-org.eml"]
+    assert board["Subject"].startswith("BTM executive summary 2026-Q1")
+    text = body_text(board, "plain")
+    assert "TARGET AND GAP" in text and "MATURITY OVER TIME" in text
+    area = messages["2026-Q1-area-mti-mti-example-org.eml"]
+    area_html = body_text(area, "html")
+    assert "Managing Technology Investments" in area_html and "GO-1" not in area_html
+    assert "Reasons and next steps" in area_html
+
+    # the standalone copies, with every rule's trace, and the index of them all
+    for audience in ("everyone", "board", "area-mti", "unit-evil"):
+        page = (settings.reports_dir / "2026-Q1" / f"{audience}.html").read_text()
+        assert "Rule traces" in page and "cid:" not in page
+    index = (settings.reports_dir / "index.html").read_text()
+    assert '<a href="2026-Q1/board.html">board</a>' in index
+
+
+def test_a_name_with_a_script_tag_is_escaped_in_every_output(
+    engine: sa.Engine, settings: Settings, tmp_path: Path
+) -> None:
+    run_cycle("2026-Q1", _evil_quarter(tmp_path / "q1"), engine, settings)
+
+    pages = [p.read_text() for p in (settings.reports_dir / "2026-Q1").glob("*.html")]
+    htmls = [body_text(m, "html") for m in _messages(settings).values()]
+    for html in (*pages, *htmls):
+        assert SCRIPT not in html
+    unit_page = (settings.reports_dir / "2026-Q1" / "unit-evil.html").read_text()
+    assert "Evil &lt;script&gt;alert(1)&lt;/script&gt; Unit" in unit_page
+    texts = [body_text(m, "plain") for m in _messages(settings).values()]
+    assert any(EVIL_UNIT.upper() in t or EVIL_UNIT in t for t in texts)  # text shows it as is
+
+
+def test_rerunning_a_delivered_cycle_sends_nothing_new(
+    engine: sa.Engine,
+    btm_home: Path,
+    tmp_path: Path,
+    smtp_settings: KeepingHandler,
+) -> None:
+    btm_home.mkdir(parents=True, exist_ok=True)
+    (btm_home / "audiences.yaml").write_text(AUDIENCES, encoding="utf-8")
+    settings = Settings()
+    inbox = _evil_quarter(tmp_path / "q1")
+
+    run_cycle("2026-Q1", inbox, engine, settings)
+    sent = len(smtp_settings.envelopes)
+    again = run_cycle("2026-Q1", inbox, engine, settings, force=True)
+
+    assert sent == 5 and len(smtp_settings.envelopes) == 5
+    assert all(d.sent == () for d in again.audiences)
+    with store.session_scope(engine) as session:
+        ledger = store.get_deliveries(session=session, cycle_id="2026-Q1")
+    assert sorted((d.audience, d.recipient) for d in ledger) == [
+        ("area-mti", "mti@example.org"),
+        ("board", "cfo@example.org"),
+        ("board", "cio@example.org"),
+        ("everyone", "pmo@example.org"),
+        ("unit-evil", "evil@example.org"),
+    ]
+
+
+def test_a_dry_run_renders_the_reports_and_sends_nothing(
+    engine: sa.Engine, settings: Settings, tmp_path: Path
+) -> None:
+    run_cycle("2026-Q1", _evil_quarter(tmp_path / "q1"), engine, settings)
+    reports = render_audience_reports(
+        engine=engine, cycle_id="2026-Q1", catalog=CATALOG, rubric=RUBRIC, settings=settings
+    )
+    with store.session_scope(engine) as session:
+        store.get_deliveries(session=session, cycle_id="2026-Q1")
+        session.exec(sa.delete(store.Delivery))
+        session.commit()
+    before = sorted(settings.outbox_dir.glob("*.eml"))
+
+    dry = deliver_cycle_reports(
+        reports, engine=engine, cycle_id="2026-Q1", settings=settings, dry_run=True
+    )
+
+    assert dry.dry_run and all(d.sent == () for d in dry.audiences)
+    assert sorted(settings.outbox_dir.glob("*.eml")) == before
+    with store.session_scope(engine) as session:
+        assert store.get_deliveries(session=session, cycle_id="2026-Q1") == []
+    assert (settings.reports_dir / "2026-Q1" / "board.html").exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("audiences: [{id: Board, kind: executive}]", "lower-case letters"),
+        ("audiences: [{id: a, kind: boss}]", "kind"),
+        ("audiences: [{id: a, kind: area_owner, area: XX}]", "names its area"),
+        ("audiences: [{id: a, kind: business_unit}]", "names its unit"),
+        ("audiences: [{id: a, kind: pmo, recipients: [nobody]}]", "not an email address"),
+        ("audiences: [{id: a, kind: pmo}, {id: a, kind: executive}]", "used twice"),
+        ("audiences: [{id: a, kind: pmo, colour: red}]", "colour"),
+    ],
+)
+def test_a_mistake_in_the_audiences_file_names_the_file_and_the_entry(
+    btm_home: Path, text: str, named: str
+) -> None:
+    btm_home.mkdir(parents=True, exist_ok=True)
+    path = btm_home / "audiences.yaml"
+    path.write_text(text, encoding="utf-8")
+
+    with pytest.raises(ConfigurationError) as caught:
+        load_audiences(Settings(), CATALOG)
+
+    assert str(caught.value).startswith(str(path)) and named in str(caught.value)
+
+
+def test_without_an_audiences_file_the_full_report_goes_to_report_to(
+    btm_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BTM_REPORT_TO", "a@example.org, b@example.org")
+
+    (audience,) = load_audiences(Settings(), CATALOG)
+
+    assert (audience.id, audience.kind) == ("stakeholders", "pmo")
+    assert audience.recipients == ["a@example.org", "b@example.org"]
+
+
+def test_the_mime_tree_received_over_smtp_resolves_every_chart_and_carries_the_numbers(
+    engine: sa.Engine,
+    btm_home: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    smtp_settings: KeepingHandler,
+) -> None:
+    monkeypatch.setenv("BTM_REPORT_BASE_URL", "https://reports.example.org/btm/")
+    settings = Settings()
+
+    delivered = run_cycle(
+        "2026-Q1", write_quarter(tmp_path / "q1", case_share=0.6), engine, settings
+    )
+
+    (envelope,) = smtp_settings.envelopes
+    assert envelope.original_content is not None
+    received = message_from_bytes(envelope.original_content, policy=policy.default)
+    assert isinstance(received, EmailMessage)
+    assert received.get_content_type() == "multipart/alternative"
+    plain, related = received.iter_parts()
+    assert (plain.get_content_type(), related.get_content_type()) == (
+        "text/plain",
+        "multipart/related",
+    )
+    html_part, *images = related.iter_parts()
+    assert html_part.get_content_type() == "text/html" and images
+    assert all(i.get_content_type() == "image/png" for i in images)
+    html = html_part.get_content()
+    text = plain.get_content()
+    referenced = set(re.findall(r'src="cid:([^"]+)"', html))
+    attached = {str(i["Content-ID"]).strip("<>") for i in images}
+    assert referenced and referenced == attached
+    for image in images:
+        png = image.get_payload(decode=True)
+        assert isinstance(png, bytes) and png.startswith(b"\x89PNG")
+        name = str(image["Content-ID"]).strip("<>")
+        assert re.search(rf'src="cid:{re.escape(name)}"[^>]* alt="[^"]+\d', html) or re.search(
+            rf'alt="[^"]+\d[^"]*"[^>]* src="cid:{re.escape(name)}"', html
+        ), f"{name} has alt text with its numbers"
+    # the text twin carries the same numbers as the HTML
+    context = delivered.audiences[0]
+    report = render_audience_reports(
+        engine=engine, cycle_id="2026-Q1", catalog=CATALOG, rubric=RUBRIC, settings=settings
+    )[0].view.report
+    for number in (report.enterprise.level_text, *(a.level_text for a in report.areas)):
+        assert number in text and number in html
+    # the standalone copy is linked from the email where a base URL is configured
+    link = "https://reports.example.org/btm/2026-Q1/stakeholders.html"
+    assert f'href="{link}"' in html and link in text
+    assert context.report_path == settings.reports_dir / "2026-Q1" / "stakeholders.html"
+
+
+def test_a_refused_recipient_is_reported_and_served_on_the_next_run(
+    engine: sa.Engine,
+    btm_home: Path,
+    tmp_path: Path,
+    smtp_settings: KeepingHandler,
+) -> None:
+    btm_home.mkdir(parents=True, exist_ok=True)
+    (btm_home / "audiences.yaml").write_text(AUDIENCES, encoding="utf-8")
+    settings = Settings()
+    smtp_settings.refused.add("cfo@example.org")
+    inbox = write_quarter(tmp_path / "q1", case_share=0.6)
+
+    first = run_cycle("2026-Q1", inbox, engine, settings)
+
+    (failed,) = first.failed
+    assert failed.startswith("cfo@example.org: ") and "refused" in failed
+    assert len(smtp_settings.envelopes) == 4  # everyone else was served
+    smtp_settings.refused.clear()
+
+    again = run_cycle("2026-Q1", inbox, engine, settings)
+
+    assert [d.sent for d in again.audiences if d.sent] == [("cfo@example.org",)]
+    assert len(smtp_settings.envelopes) == 5
+
+
+def test_report_preview_writes_each_audience_and_sends_nothing(
+    engine: sa.Engine, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from btm.cli import app
+
+    run_cycle("2026-Q1", _evil_quarter(tmp_path / "q1"), engine, settings)
+    monkeypatch.setenv("BTM_DATABASE_URL", str(engine.url.render_as_string(hide_password=False)))
+    sent = sorted(settings.outbox_dir.glob("*.eml"))
+
+    result = CliRunner().invoke(app, ["report", "preview", "--audience", "board"])
+
+    assert result.exit_code == 0, result.output
+    preview = settings.reports_dir / "preview" / "2026-Q1" / "board.html"
+    assert str(preview) in result.output.replace("\n", "") and "Rule traces" in preview.read_text()
+    assert sorted(settings.outbox_dir.glob("*.eml")) == sent
