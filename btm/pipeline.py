@@ -12,7 +12,7 @@ and artifacts; `run_cycle` chains them without Prefect, as the tests and the ben
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -321,14 +321,7 @@ class Rescore:
         )
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "cycle_id": self.cycle_id,
-            "rubric_version": self.rubric_version,
-            "original_rubric_version": self.original_rubric_version,
-            "scores": self.scores,
-            "replaced": self.replaced,
-            "summary": self.summary,
-        }
+        return {**asdict(self), "summary": self.summary}
 
 
 def rescore(run: Setup, cycle_id: str, *, force: bool = False) -> Rescore:

@@ -10,7 +10,7 @@ same name in BTM_HOME (`catalog.yaml`, `rubric.yaml`, `expectations/<kind>.json`
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import lru_cache, wraps
 from pathlib import Path
 from typing import TypeVar
@@ -34,9 +34,15 @@ SUITES_DIR = _bundled("suites", "expectations")
 TEMPLATES_DIR = _bundled("templates", "reports")
 
 
+def first_file(name: str, folders: Sequence[Path]) -> Path:
+    """`name` in the first of `folders` that has it, else in the last (the shipped one),
+    whose reader then names the missing file."""
+    return next((d / name for d in folders if (d / name).is_file()), folders[-1] / name)
+
+
 def data_file(name: str, home: Path | None = None) -> Path:
     """A shipped data file, or the PMO's copy of it in BTM_HOME when there is one."""
-    return _overridden(home / name if home else None, DATA_DIR / name)
+    return first_file(name, (home, DATA_DIR) if home else (DATA_DIR,))
 
 
 def suite_dirs(home: Path | None = None) -> tuple[Path, ...]:
@@ -47,10 +53,6 @@ def suite_dirs(home: Path | None = None) -> tuple[Path, ...]:
 def template_dirs(home: Path | None = None) -> tuple[Path, ...]:
     """Where templates are looked up, the PMO's folder first."""
     return _with_home(home, HOME_TEMPLATES, TEMPLATES_DIR)
-
-
-def _overridden(candidate: Path | None, shipped: Path) -> Path:
-    return candidate if candidate is not None and candidate.is_file() else shipped
 
 
 def _with_home(home: Path | None, folder: str, shipped: Path) -> tuple[Path, ...]:

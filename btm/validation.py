@@ -30,7 +30,7 @@ import pandas as pd
 from btm.errors import ConfigurationError
 from btm.evidence.files import ROW_COLUMN, CellProblem
 from btm.evidence.kinds import kind_named
-from btm.resources import SUITES_DIR, reread_when_changed
+from btm.resources import SUITES_DIR, first_file, reread_when_changed
 
 SAMPLE_SIZE = 10
 BLOCKING = frozenset({"critical"})
@@ -118,8 +118,7 @@ _NO_VALUES = frozenset({"expect_column_values_to_not_be_null", "expect_column_va
 def load_suite(kind: str, suites: Sequence[Path] = (SUITES_DIR,)) -> dict[str, Any]:
     """The kind's suite from the first of `suites` that has one (the PMO's folder in
     BTM_HOME first, then the shipped suites)."""
-    path = next((d / f"{kind}.json" for d in suites if (d / f"{kind}.json").is_file()), None)
-    return _read_suite(path or suites[-1] / f"{kind}.json", kind)
+    return _read_suite(first_file(f"{kind}.json", suites), kind)
 
 
 @reread_when_changed

@@ -19,7 +19,7 @@ from markupsafe import Markup
 
 from btm.errors import ConfigurationError, DeliveryError
 from btm.reporting.context import ReportContext
-from btm.resources import TEMPLATES_DIR, reread_when_changed
+from btm.resources import TEMPLATES_DIR, first_file, reread_when_changed
 
 if TYPE_CHECKING:  # matplotlib is imported where charts are drawn, not by every command
     from btm.reporting.charts import Chart
@@ -62,8 +62,7 @@ _BAND = re.compile(r"\.band-([\w-]+)\s*\{[^}]*?background-color:\s*(#[0-9a-fA-F]
 def band_colours(templates: Sequence[Path] = (TEMPLATES_DIR,)) -> dict[str, str]:
     """Each level band's colour ("1".."5", "unknown"), as the report's stylesheet paints
     it: the charts beside the HTML take theirs from the same rules, defined once."""
-    css_path = next((d / CSS_FILE for d in templates if (d / CSS_FILE).is_file()), None)
-    return _bands(css_path or templates[-1] / CSS_FILE)
+    return _bands(first_file(CSS_FILE, templates))
 
 
 @reread_when_changed
@@ -124,8 +123,7 @@ def render_templates(
         "standalone": standalone,
         "report_url": report_url,
     }
-    css_path = next((d / CSS_FILE for d in templates if (d / CSS_FILE).is_file()), None)
-    css_path = css_path or templates[-1] / CSS_FILE
+    css_path = first_file(CSS_FILE, templates)
     try:
         css = css_path.read_text(encoding="utf-8")
         html = environment.get_template(html_template).render(css=Markup(css), **values)
