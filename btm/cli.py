@@ -393,13 +393,19 @@ def explain(
         console.print(
             f"[bold]{cell.capability} {cell.capability_name}, {cell.dimension}, "
             f"{cell.unit}: level {level}[/bold] (cycle {cell.cycle_id}, rubric "
-            f"{cell.rubric_version}, on {cell.basis} evidence{target})",
+            f"{cell.rubric_version}{target})",
             highlight=False,
         )
+        trust = f", confidence {cell.confidence_text}" if cell.confidence_text else ""
+        stale = ", judged on stale evidence" if cell.stale else ""
+        say(f"  basis: {cell.basis.replace('_', ' ')}{trust}{stale}")
+        if cell.reason:
+            say(f"  {cell.reason}")
         for rule in cell.rules:
+            details = "; ".join(part for part in (rule.reason, rule.coverage) if part)
             say(
                 f"  L{rule.level} {rule.outcome:<7} {rule.value:>8} {rule.threshold:<8} "
-                f"{rule.description}" + (f" ({rule.reason})" if rule.reason else "")
+                f"{rule.description}" + (f" ({details})" if details else "")
             )
             for batch in rule.evidence:
                 say(f"      evidence: {batch.text}")
@@ -592,6 +598,27 @@ def validate(
             say(f"- not checked: {note}")
     if not checked.accepted:
         raise typer.Exit(1)
+
+
+@app.command()
+def model(
+    markdown: Annotated[bool, typer.Option(help="Print the model reference as Markdown")] = False,
+) -> None:
+    """The capabilities, dimensions, levels and states, with the source of every text."""
+    from btm.catalog import model_markdown
+
+    catalog = pipeline.setup().catalog
+    if markdown:
+        sys.stdout.write(model_markdown(catalog))
+        return
+    print_table(
+        "The capabilities and where their names and scopes come from",
+        ("id", "capability", "name from", "scope from"),
+        (
+            (c.id, c.name, c.provenance.get("name", ""), c.provenance.get("covers", ""))
+            for c in catalog.capabilities
+        ),
+    )
 
 
 @app.command()

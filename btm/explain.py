@@ -16,6 +16,7 @@ from btm.fiscal import FiscalCalendar
 from btm.metrics import METRICS
 from btm.scoring.engine import Guidance, next_level_guidance
 from btm.scoring.rubric import Rubric, format_value
+from btm.vocabulary import Outcome
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,8 @@ class RuleLine:
     threshold: str
     reason: str
     evidence: tuple[EvidenceLine, ...]
+    coverage: str = ""  # "measured on 4 of 5 rows (80 %)", when the trace recorded it
+    stale: bool = False
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,12 @@ class CellExplanation:
     survey: str | None = None
     target_level: int | None = None
     gap: int | None = None
+    confidence: float | None = None
+    confidence_text: str = ""  # "0.82 (high)", "0.31 (low)", or "" when not stored
+    says: int | None = None  # what the unit's survey says of the cell
+    divergence: int | None = None  # says - level, when both are known
+    reason: str = ""  # why the cell is not applicable or unknown
+    stale: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -144,10 +153,13 @@ def _explained(
     rubric: Rubric,
     evidence: dict[str, list[EvidenceLine]],
 ) -> CellExplanation:
-    rules, survey = [], None
+    rules, survey, reason = [], None, ""
     for entry in score.trace:
         if entry.get("rule") == "survey":
             survey = str(entry["reason"])
+            continue
+        if entry.get("rule") == "cell":
+            reason = str(entry.get("reason", ""))
             continue
         metric = entry["metric"]
         kind = _kind_of(metric, rubric)
@@ -162,9 +174,11 @@ def _explained(
                 threshold=f"{entry['operator']} {format_value(metric, entry['threshold'])}",
                 reason=str(entry.get("reason", "")),
                 evidence=tuple(evidence.get(kind, [])) if kind else (),
+                coverage=_coverage_text(entry),
+                stale=bool(entry.get("stale")) or entry["outcome"] == Outcome.STALE,
             )
         )
-    basis = "survey" if survey else ("none" if score.level is None else "system")
+    divergence = None if score.says is None or score.level is None else score.says - score.level
     return CellExplanation(
         cycle_id=score.cycle_id,
         rubric_version=score.rubric_version,
@@ -173,10 +187,29 @@ def _explained(
         capability_name=capability_name,
         dimension=score.dimension,
         level=score.level,
-        basis=basis,
+        basis=str(store.basis_of(score)),
         rules=tuple(rules),
         guidance=tuple(next_level_guidance(score.trace, score.level)),
         survey=survey,
         target_level=score.target_level,
         gap=score.gap,
+        confidence=score.confidence,
+        confidence_text=_confidence_text(score.confidence, rubric),
+        says=score.says,
+        divergence=divergence,
+        reason=reason,
+        stale=score.stale,
     )
+
+
+def _confidence_text(confidence: float | None, rubric: Rubric) -> str:
+    if confidence is None:
+        return ""
+    return f"{confidence:.2f} ({'low' if rubric.confidence.is_low(confidence) else 'high'})"
+
+
+def _coverage_text(entry: dict[str, Any]) -> str:
+    coverage, n = entry.get("coverage"), entry.get("n")
+    if coverage is None or n is None:
+        return ""
+    return f"measured on {n:g} rows, {coverage * 100:.0f} % of its population"

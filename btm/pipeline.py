@@ -210,14 +210,29 @@ def needs_scoring(run: Setup, cycle_id: str, evidence: EvidencePlan, *, force: b
     )
 
 
-def score_cycle(evidence: CycleEvidence, *, rubric: Rubric, catalog: Catalog) -> list[CellScore]:
+def score_cycle(
+    evidence: CycleEvidence,
+    *,
+    rubric: Rubric,
+    catalog: Catalog,
+    history: dict[str, dict[str, list[float | None]]] | None = None,
+) -> list[CellScore]:
+    """Every unit's cells on the cycle's evidence; `history` holds the metrics' values in
+    the earlier cycles, for the rules on history (level 5)."""
     metrics = compute_metrics(evidence.frames, as_of=evidence.as_of, policy=rubric.metric_policy)
+    answers = survey_answers(
+        evidence.frames.get("survey"),
+        as_of=evidence.as_of,
+        max_age_days=rubric.survey.max_age_days,
+        batch_ages=evidence.batch_ages(),
+    )
     return score_units(
         metrics,
         rubric=rubric,
         catalog=catalog,
         ages=evidence.ages_by_unit(),
-        survey=survey_answers(evidence.frames.get("survey")),
+        survey=answers,
+        history=history,
     )
 
 
@@ -261,6 +276,10 @@ def save_scores(
                 level=s.level,
                 target_level=target,
                 gap=None if s.level is None else target - s.level,
+                basis=s.basis,
+                confidence=s.confidence,
+                says=s.says,
+                stale=s.stale,
                 rubric_version=rubric.version,
                 trace=s.trace(),
                 evidence_hashes=hashes.get(s.unit, []),
@@ -292,7 +311,13 @@ def score(
         plan=planned or plan(run, cycle_id),
         fresh=fresh,
     )
-    scores = score_cycle(evidence, rubric=run.rubric, catalog=run.catalog)
+    history = store.metric_history(
+        engine=run.engine,
+        cycle_id=cycle_id,
+        rubric_version=run.rubric.version,
+        cycles=run.rubric.history_cycles,
+    )
+    scores = score_cycle(evidence, rubric=run.rubric, catalog=run.catalog, history=history)
     targets = scoring_targets(run, cycle_id)
     return save_scores(
         scores, engine=run.engine, evidence=evidence, rubric=run.rubric, targets=targets

@@ -158,7 +158,7 @@ def cycle_metrics(run: Setup, cycle_id: str | None) -> CycleMetrics:
     chosen = scored_cycle(run, cycle_id)
     evidence = assemble_evidence(engine=run.engine, cycle_id=chosen.id, calendar=run.calendar)
     policy = run.rubric.metric_policy
-    table = compute_metrics(evidence.frames, as_of=evidence.as_of, policy=policy)
+    table = compute_metrics(evidence.frames, as_of=evidence.as_of, policy=policy).values
     table.loc[ENTERPRISE] = enterprise_metrics(evidence.frames, as_of=evidence.as_of, policy=policy)
     return CycleMetrics(chosen.id, table)
 

@@ -50,9 +50,9 @@ class InitiativeStatus(StrEnum):
 
 
 class Outcome(StrEnum):
-    """A rule's outcome on a unit's evidence. Only pass and fail are known outcomes:
-    skip (not applicable), unknown (no valid evidence) and stale (too old) never raise a
-    level."""
+    """A rule's outcome on a unit's evidence. Only pass and fail are known outcomes: skip
+    (not applicable) and unknown (no valid evidence) never raise a level. Stale is kept for
+    traces stored before rubric 2027.1; a rule now judges stale evidence and marks it."""
 
     PASS = "pass"
     FAIL = "fail"
@@ -68,3 +68,18 @@ class Connector(StrEnum):
     SQL = "sql"
     JIRA = "jira"
     REST = "rest"
+
+
+class Basis(StrEnum):
+    """What a stored level rests on."""
+
+    SYSTEM = "system"  # system evidence alone
+    BLENDED = "blended"  # system evidence, with the survey as a second opinion beside it
+    SURVEY = "survey"  # the self-assessment alone: no system evidence judged the cell
+    NOT_APPLICABLE = "not_applicable"  # the rubric's applicability condition does not hold
+    UNKNOWN = "unknown"  # neither system evidence nor enough survey answers
+
+    @property
+    def on_evidence(self) -> bool:
+        """True when system evidence judged the level."""
+        return self in (Basis.SYSTEM, Basis.BLENDED)

@@ -96,27 +96,31 @@ def run_summary_markdown(report: ReportContext) -> str:
     that was quarantined, stale or unreachable."""
     enterprise = report.enterprise
     lines = [
-        f"## BTM cycle {report.cycle_id}: enterprise level {enterprise.level_text} "
-        f"({enterprise.change.text} since {report.previous_cycle_text})",
+        f"## BTM cycle {report.cycle_id}: enterprise level {enterprise.level_text}"
+        f"{enterprise.marks} ({enterprise.change.text} since {report.previous_cycle_text})",
         "",
         f"Rubric {report.rubric_version}. {report.rollup_rule}",
         "",
         "| roll-up | level | change | spread | known |",
         "|---|---|---|---|---|",
         *(
-            f"| {r.label} | {r.level_text} | {r.change.text} | {r.spread_text or '–'} | "
-            f"{r.coverage_text} |"
-            for r in (*report.areas, *report.units)
+            f"| {r.label} | {r.level_text}{r.marks} | {r.change.text} | "
+            f"{r.spread_text or '–'} | {r.evidence_text} |"
+            for r in (enterprise, *report.areas, *report.units)
         ),
+        "",
+        *(f"{entry.mark} {entry.meaning}" for entry in report.marks_legend),
     ]
     movers = [*report.rises, *report.falls]
     if movers:
-        lines += ["", "**Movers**", ""]
+        lines += ["", "**Movers** (on system evidence)", ""]
         lines += [
             f"- {m.unit}, {m.capability_id} {m.capability_name}: {m.before_text} → "
             f"{m.after_text} ({m.change.text})"
             for m in movers
         ]
+    if report.movers_excluded:
+        lines += ["", report.movers_excluded_text]
     evidence = [
         *(f"- quarantined: {q.source} ({len(q.problems)} problems)" for q in report.quarantined),
         *(f"- stale: {s.source}, from {s.from_cycle}: {s.reason}" for s in report.stale),

@@ -10,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 
+from btm import store
 from btm.catalog import Catalog
 from btm.evidence.notes import QuarantineNote, StaleNote
 from btm.reporting.context import ReportContext, build_report_context
@@ -94,6 +95,59 @@ SURVEY = {
     "answered_on": "2026-03-15",
 }
 
+BUDGET = {
+    "budget_line_id": "BUD-1",
+    "business_unit": "Retail",
+    "period": "FY2026",
+    "line_name": "Payments modernisation",
+    "category": "transform",
+    "planned": "1000",
+    "approved": "900",
+    "actual": "450",
+    "owner": "Head of Payments",
+    "strategic_objective": "OBJ-1",
+    "planning_system": "Anaplan",
+}
+
+RESOURCE = {
+    "resource_id": "RES-1",
+    "business_unit": "Retail",
+    "record_type": "request",
+    "role": "Data engineer",
+    "demand": "2",
+    "allocated": "2",
+    "actual": "2",
+    "status": "allocated",
+    "owner": "Delivery lead",
+    "start_date": "2026-01-01",
+    "end_date": "2026-06-30",
+    "tool": "Planview",
+}
+
+VENDOR = {
+    "vendor_id": "VEN-1",
+    "business_unit": "Retail",
+    "name": "Ledger Systems Ltd",
+    "tier": "strategic",
+    "relationship_owner": "Head of Sourcing",
+    "last_strategy_review": "2026-01-20",
+    "performance_score": "80",
+    "contract_end": "2027-12-31",
+    "in_register": "yes",
+    "preference": "preferred",
+}
+
+OBJECTIVE = {
+    "objective_id": "OBJ-1",
+    "business_unit": "Retail",
+    "title": "Digital first",
+    "owner": "COO",
+    "period": "FY2026",
+    "status": "active",
+    "capabilities": "SP-1, MTI-1",
+    "progress": "75",
+}
+
 TEMPLATES = {
     "investments": INVESTMENT,
     "projects": PROJECT,
@@ -101,6 +155,10 @@ TEMPLATES = {
     "decisions": DECISION,
     "risks": RISK,
     "survey": SURVEY,
+    "budgets": BUDGET,
+    "resources": RESOURCE,
+    "vendors": VENDOR,
+    "objectives": OBJECTIVE,
 }
 
 
@@ -174,17 +232,77 @@ PREVIOUS: Levels = {
 }
 
 
-def score_frame(catalog: Catalog, units: list[str], levels: Levels) -> pd.DataFrame:
-    """Every unit x capability x dimension of the catalogue, unknown unless given."""
-    rows = [
-        (unit, capability, dimension, levels.get((unit, capability, dimension)))
+def score_frame(
+    catalog: Catalog,
+    units: list[str],
+    levels: Levels,
+    *,
+    basis: Mapping[tuple[str, str, str], str] | None = None,
+    confidence: Mapping[tuple[str, str, str], float] | None = None,
+) -> pd.DataFrame:
+    """Every unit x capability x dimension of the catalogue, unknown unless given.
+
+    Without `basis` and `confidence` the frame has only the four columns of a frame made
+    before rubric 2027.1. With either, it has both, as `btm.store.scores_frame` gives
+    them: a cell's basis is the one given, else system when it has a level and unknown
+    when not; its confidence the one given, else 0.9 for a level and none without one.
+    """
+    keys = [
+        (unit, capability, dimension)
         for unit in units
         for capability in catalog.capability_ids
         for dimension in catalog.dimension_ids
     ]
-    frame = pd.DataFrame(rows, columns=["unit", "capability", "dimension", "level"])
+    frame = pd.DataFrame(
+        [(*key, levels.get(key)) for key in keys],
+        columns=["unit", "capability", "dimension", "level"],
+    )
     frame["level"] = frame["level"].astype("Int64")
+    if basis is None and confidence is None:
+        return frame
+    basis, confidence = basis or {}, confidence or {}
+    frame["basis"] = [basis.get(key, "system" if key in levels else "unknown") for key in keys]
+    frame["confidence"] = [
+        confidence.get(key, 0.9 if key in levels else float("nan")) for key in keys
+    ]
     return frame
+
+
+def stored_scores(
+    catalog: Catalog,
+    units: list[str],
+    levels: Levels,
+    *,
+    basis: Mapping[tuple[str, str, str], str] | None = None,
+    confidence: Mapping[tuple[str, str, str], float] | None = None,
+    traces: Mapping[tuple[str, str, str], list[dict[str, Any]]] | None = None,
+    cycle_id: str = "2026-Q3",
+    target_level: int = 3,
+) -> list[store.Score]:
+    """`score_frame`'s cells as the store holds them, with its defaults for basis and
+    confidence, each with `target_level` and its trace from `traces` (else none)."""
+    basis, confidence, traces = basis or {}, confidence or {}, traces or {}
+    scores = []
+    for unit in units:
+        for capability in catalog.capability_ids:
+            for dimension in catalog.dimension_ids:
+                key = (unit, capability, dimension)
+                level = levels.get(key)
+                scores.append(
+                    store.Score(
+                        cycle_id=cycle_id,
+                        unit=unit,
+                        capability=capability,
+                        dimension=dimension,
+                        level=level,
+                        target_level=target_level,
+                        basis=basis.get(key, "unknown" if level is None else "system"),
+                        confidence=confidence.get(key, None if level is None else 0.9),
+                        rubric_version="2027.1",
+                        trace=list(traces.get(key, [])),
+                    )
+                )
+    return scores
 
 
 def report_context(
@@ -193,6 +311,7 @@ def report_context(
     previous: pd.DataFrame | None,
     quarantined: tuple[QuarantineNote, ...] = (),
     stale: tuple[StaleNote, ...] = (),
+    low_below: float = 0.5,
 ) -> ReportContext:
     """The context of cycle 2026-Q3 (after 2026-Q2 when `previous` is given)."""
     return build_report_context(
@@ -205,4 +324,5 @@ def report_context(
         stale=stale,
         rubric_version="2026.3",
         generated_at=datetime(2026, 10, 1, 6, 0, tzinfo=UTC),
+        low_below=low_below,
     )

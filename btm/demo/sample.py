@@ -9,7 +9,13 @@ decides how often the fields the scoring reads are filled and good. One file,
 `BAD_SAMPLE`, breaks the evidence contract on purpose so the quarantine has work to do.
 Beside the PMO's CSV files, each quarter has a decision log (JSON), a risk register
 (XLSX) and a self-assessment survey (CSV), and one SQLite database holds the application
-portfolio tool's quarterly snapshots under its own, non-canonical column names.
+portfolio tool's quarterly snapshots under its own, non-canonical column names. Four more
+tools export each quarter under their own headers and value spellings, which
+`btm/data/demo-sources.yaml` maps onto the canonical kinds: the OKR tool's objectives
+(JSON), the planning system's budget lines (an Anaplan-style CSV), the resource tool's
+requests and capacity pools (XLSX) and procurement's supplier register (XLSX). Their
+records carry over from quarter to quarter, with some churn, so their trends read as one
+enterprise maturing.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from openpyxl import Workbook
@@ -75,6 +82,102 @@ APM_LIFECYCLES: dict[str, str] = {
     "Migrate": "migrate",
     "Eliminate": "eliminate",
 }
+
+# The planning tools' exports: one file of each per cycle folder, every unit's records in
+# it, under the tool's own headers (tool header -> canonical field) and value spellings.
+OBJECTIVES_FILE = "okrs.json"  # the OKR tool's JSON export
+BUDGETS_FILE = "budget-plan.csv"  # the planning system's (Anaplan-style) CSV export
+RESOURCES_FILE = "resource-plan.xlsx"  # the resource tool's (Planview-style) workbook
+VENDORS_FILE = "vendor-register.xlsx"  # procurement's supplier register
+PLANNING_FILES = (OBJECTIVES_FILE, BUDGETS_FILE, RESOURCES_FILE, VENDORS_FILE)
+OBJECTIVE_KEYS: dict[str, str] = {
+    "id": "objective_id",
+    "team.name": "business_unit",
+    "title": "title",
+    "owner.name": "owner",
+    "timePeriod": "period",
+    "state": "status",
+    "alignment.capabilities": "capabilities",
+    "progress": "progress",
+}
+OBJECTIVE_STATES: dict[str, str] = {
+    "Draft": "draft",
+    "On track": "active",
+    "At risk": "active",
+    "Behind": "active",
+    "Achieved": "achieved",
+    "Missed": "missed",
+    "Discarded": "dropped",
+}
+BUDGET_COLUMNS: dict[str, str] = {
+    "Line ID": "budget_line_id",
+    "Cost Centre Division": "business_unit",
+    "Version Period": "period",
+    "Line Item": "line_name",
+    "Investment Category": "category",
+    "Plan Amount": "planned",
+    "Approved Amount": "approved",
+    "Actuals YTD": "actual",
+    "Budget Holder": "owner",
+    "Strategic Objective": "strategic_objective",
+    "Data Source": "planning_system",
+}
+BUDGET_CATEGORIES: dict[str, str] = {
+    "Run the Bank": "run",
+    "Grow the Bank": "grow",
+    "Transform the Bank": "transform",
+}
+PLANNING_SYSTEM = "Anaplan"
+# The planning system's data source of a line loaded from a spreadsheet: no system at all.
+SPREADSHEET_UPLOAD = "Excel upload"
+RESOURCE_SHEET = "Resource plan"
+RESOURCE_COLUMNS: dict[str, str] = {
+    "ID": "resource_id",
+    "Organisation": "business_unit",
+    "Type": "record_type",
+    "Role": "role",
+    "Demand (FTE)": "demand",
+    "Allocated (FTE)": "allocated",
+    "Actual (FTE)": "actual",
+    "Status": "status",
+    "Owner": "owner",
+    "Start": "start_date",
+    "Finish": "end_date",
+    "Managed In": "tool",
+}
+RESOURCE_TYPES: dict[str, str] = {"Resource Request": "request", "Capacity Pool": "pool"}
+REQUEST_LABELS: dict[str, str] = {
+    "requested": "Submitted",
+    "planned": "Soft Booked",
+    "allocated": "Hard Booked",
+    "closed": "Completed",
+    "rejected": "Declined",
+}
+POOL_LABELS: dict[str, str] = {"active": "Open", "closed": "Closed"}
+RESOURCE_STATUSES: dict[str, str] = {
+    label: status for labels in (REQUEST_LABELS, POOL_LABELS) for status, label in labels.items()
+}
+RESOURCE_TOOL = "Planview"
+VENDOR_SHEET = "Supplier register"
+VENDOR_COLUMNS: dict[str, str] = {
+    "Supplier Number": "vendor_id",
+    "Business Unit": "business_unit",
+    "Supplier Name": "name",
+    "Segment": "tier",
+    "Relationship Manager": "relationship_owner",
+    "Last Strategy Review": "last_strategy_review",
+    "Scorecard (%)": "performance_score",
+    "Contract End": "contract_end",
+    "Contract in CLM": "in_register",
+    "Supplier Status": "preference",
+}
+TIER_LABELS: dict[str, str] = {
+    "strategic": "Tier 1 - Strategic",
+    "tactical": "Tier 2 - Tactical",
+    "commodity": "Tier 3 - Commodity",
+}
+VENDOR_TIERS: dict[str, str] = {label: tier for tier, label in TIER_LABELS.items()}
+VENDOR_PREFERENCES: dict[str, str] = {"Preferred": "preferred", "Approved": "standard"}
 
 Row = dict[str, str]
 Record = dict[str, str | None]
@@ -273,6 +376,8 @@ SAMPLE_UNITS: tuple[SampleUnit, ...] = (
 )
 # The APM tool names a unit by its display name: the value mapping the demo needs.
 UNIT_SLUGS: dict[str, str] = {unit.name: unit.slug for unit in SAMPLE_UNITS}
+# The planning system names a unit by its cost-centre division: another value mapping.
+PLAN_DIVISIONS: dict[str, str] = {f"{unit.code} - {unit.name}": unit.name for unit in SAMPLE_UNITS}
 
 
 def _share(p: float, base: float = 0.25, slope: float = 0.7) -> float:
@@ -766,8 +871,10 @@ class _Portfolio:
 # Each new kind draws from its own stream per unit, so adding one never shifts the draws
 # of the PMO exports above (and their bytes stay as they were).
 _DECISIONS, _RISKS, _SURVEY, _APPLICATIONS = 1, 2, 3, 4
+_OBJECTIVES, _BUDGETS, _RESOURCES, _VENDORS = 5, 6, 7, 8
 
 Cells = tuple[str | int | float | datetime | None, ...]
+Document = dict[str, Any]  # a JSON record, nested as the tool writes it
 
 
 def _kind_rng(seed: int, index: int, tag: int) -> Rng:
@@ -1133,6 +1240,596 @@ class _ApplicationPortfolio:
         return rows
 
 
+# -- objectives, budget plan, resource plan, vendor register -------------------------------
+
+# A unit's own objectives for a fiscal year, next to the enterprise's strategic ones.
+OBJECTIVE_TITLES = (
+    "Cut {subject} cycle time by a third",
+    "Move {subject} onto the cloud platform",
+    "Reach 90% straight-through processing in {subject}",
+    "Retire the legacy {subject} stack",
+    "Launch the new {subject} to every customer",
+    "Halve the incidents in {subject}",
+)
+_OBJECTIVE_LATENTS = ("owner", "mapped", "ids", "scored", "pace", "achieve")
+# The tool's label of each state but active, which it labels by the objective's pace.
+_OBJECTIVE_LABELS = {
+    status: label for label, status in OBJECTIVE_STATES.items() if status != "active"
+}
+
+
+@dataclass
+class _Objective:
+    id: str
+    title: str
+    owner: str
+    period: str
+    starts: date
+    ends: date
+    capability_ids: tuple[str, ...]  # the BTM capabilities it needs, by catalogue id
+    business_capabilities: tuple[str, ...]  # ... or by the unit's own capability names
+    u: dict[str, float]
+    status: str
+    strategic: bool = False
+
+
+@dataclass
+class _ObjectiveSet:
+    """One unit's objectives in the OKR tool: the enterprise's strategic objectives,
+    cascaded for the strategy's three years, and the unit's own for each fiscal year."""
+
+    unit: SampleUnit
+    rng: Rng
+    capability_ids: tuple[str, ...]
+    calendar: FiscalCalendar
+    objectives: list[_Objective] = field(default_factory=list)
+    count: int = 0
+    offsets: tuple[float, ...] = ()
+
+    def __post_init__(self) -> None:
+        self.offsets = tuple(self.rng.random(len(_OBJECTIVE_LATENTS)).tolist())
+
+    def active_ids(self) -> list[str]:
+        return [o.id for o in self.objectives if o.status == "active"]
+
+    def advance(self, cycle: str, p: float) -> None:
+        """Close the objectives whose period ended, activate or drop some, set new ones."""
+        rng, calendar = self.rng, self.calendar
+        year, quarter = calendar.parse(cycle)
+        as_of = calendar.as_of(cycle)
+        if self.count == 0:
+            starts, ends = calendar.start(f"{year}-Q1"), calendar.as_of(f"{year + 2}-Q4")
+            for title in STRATEGIC_OBJECTIVES:
+                period = f"FY{year}-FY{year + 2}"
+                self._add(title, period, starts, ends, "active", strategic=True)
+            for _ in range(int(rng.integers(2, 5))):
+                self._add_own(year, "active")
+            return
+        # An objective in a final state shows in one export, then leaves the tool's view.
+        self.objectives = [o for o in self.objectives if o.status in ("draft", "active")]
+        for obj in self.objectives:
+            if obj.ends < as_of:  # its period ended with the last quarter
+                if obj.status == "draft":
+                    obj.status = "dropped"
+                else:
+                    achieved = obj.u["achieve"] < _share(p, 0.1, 0.7)
+                    obj.status = "achieved" if achieved else "missed"
+            elif obj.status == "draft":
+                if obj.starts <= as_of and rng.random() < 0.5 + 0.45 * p:
+                    obj.status = "active"
+            elif not obj.strategic and rng.random() < 0.03 + 0.07 * (1.0 - p):
+                obj.status = "dropped"
+        if quarter == 4:  # next year's objectives are drafted in the last quarter
+            added, next_year = int(rng.integers(1, 4)), year + 1
+        else:
+            added, next_year = int(rng.integers(0, 3 if quarter == 1 else 2)), year
+        for _ in range(min(added, max(12 - len(self.objectives), 0))):
+            status = "draft" if next_year > year or rng.random() > 0.4 + 0.5 * p else "active"
+            self._add_own(next_year, status)
+
+    def _add_own(self, year: int, status: str) -> None:
+        subject = _lower_first(str(self.rng.choice(self.unit.subjects)))
+        title = str(self.rng.choice(OBJECTIVE_TITLES)).format(subject=subject)
+        starts, ends = self.calendar.start(f"{year}-Q1"), self.calendar.as_of(f"{year}-Q4")
+        self._add(title, f"FY{year}", starts, ends, status)
+
+    def _add(
+        self,
+        title: str,
+        period: str,
+        starts: date,
+        ends: date,
+        status: str,
+        *,
+        strategic: bool = False,
+    ) -> None:
+        rng = self.rng
+        self.count += 1
+        ids = sorted(int(i) for i in rng.choice(len(self.capability_ids), 2, replace=False))
+        names = self.unit.business_capabilities
+        picked = sorted(
+            int(i) for i in rng.choice(len(names), int(rng.integers(1, 3)), replace=False)
+        )
+        self.objectives.append(
+            _Objective(
+                id=f"OKR-{self.unit.code}-{self.count:03d}",
+                title=title,
+                owner=str(rng.choice(self.unit.sponsors)),
+                period=period,
+                starts=starts,
+                ends=ends,
+                capability_ids=tuple(self.capability_ids[i] for i in ids),
+                business_capabilities=tuple(names[i] for i in picked),
+                u=_uniforms(self.offsets, _OBJECTIVE_LATENTS, self.count),
+                status=status,
+                strategic=strategic,
+            )
+        )
+
+    def records(self, cycle: str, p: float) -> list[Document]:
+        as_of = self.calendar.as_of(cycle)
+        records: list[Document] = []
+        for obj in self.objectives:
+            u = obj.u
+            span = max((obj.ends - obj.starts).days, 1)
+            elapsed = min(max((as_of - obj.starts).days / span, 0.0), 1.0)
+            # Mature units deliver their key results at the pace they planned.
+            pace = min(max(0.5 + 0.6 * p + 0.4 * (u["pace"] - 0.5), 0.1), 1.2)
+            progress: float | None = None
+            if obj.status == "achieved":
+                progress = 100.0
+            elif obj.status == "missed":
+                progress = min(85.0 * pace, 90.0)
+            elif obj.status in ("active", "dropped"):
+                progress = min(100.0 * elapsed * pace, 99.0)
+            if u["scored"] >= _share(p, 0.1, 0.8):
+                progress = None
+            state = _OBJECTIVE_LABELS.get(obj.status, "")
+            if obj.status == "active":
+                state = "On track" if pace >= 0.95 else "At risk" if pace >= 0.75 else "Behind"
+            needs = obj.capability_ids if u["ids"] < 0.5 else obj.business_capabilities
+            mapped = u["mapped"] < _share(p, 0.1, 0.8)
+            records.append(
+                {
+                    "id": obj.id,
+                    "title": obj.title,
+                    "team": {"name": self.unit.name},
+                    "owner": {"name": obj.owner} if u["owner"] < _share(p, 0.2, 0.75) else None,
+                    "timePeriod": obj.period,
+                    "state": state,
+                    "progress": round(progress) if progress is not None else None,
+                    "alignment": {"capabilities": ", ".join(needs) if mapped else None},
+                }
+            )
+        return records
+
+
+RUN_ITEMS = ("licences", "hosting", "support contract", "run team", "maintenance")
+# What a spreadsheet line names instead of an objective: a theme no objective carries.
+BUDGET_THEMES = ("Efficiency", "Growth", "Regulatory", "BAU")
+_BUDGET_LATENTS = (
+    "owner",
+    "system",
+    "approved",
+    "actuals",
+    "within",
+    "spend",
+    "objective",
+    "which",
+    "theme",
+)
+_PLANNING_DIALECT = ExportDialect(",", "utf-8", "\r\n", "TRUE", "FALSE")
+_CATEGORY_LABELS = {category: label for label, category in BUDGET_CATEGORIES.items()}
+
+
+@dataclass
+class _BudgetLine:
+    id: str
+    name: str
+    category: str
+    planned: float
+    approval: float  # the share of the plan approved, once it is
+    owner: str
+    u: dict[str, float]
+    objective: str = ""
+    new: bool = False  # added this quarter: not approved yet
+
+
+@dataclass
+class _BudgetPlan:
+    """One unit's financial plan in the planning system, re-planned each fiscal year."""
+
+    unit: SampleUnit
+    rng: Rng
+    lines: list[_BudgetLine] = field(default_factory=list)
+    count: int = 0
+    offsets: tuple[float, ...] = ()
+
+    def __post_init__(self) -> None:
+        self.offsets = tuple(self.rng.random(len(_BUDGET_LATENTS)).tolist())
+
+    def advance(self, quarter: int, objective_ids: Sequence[str]) -> None:
+        """Stop some lines, add new ones, re-plan at a new fiscal year, and link each line
+        to one of the unit's objectives that is still active."""
+        rng = self.rng
+        opening = self.count == 0
+        kept: list[_BudgetLine] = []
+        for line in self.lines:
+            line.new = False
+            if rng.random() < 0.06:
+                continue
+            if quarter == 1:
+                line.planned = _round_thousands(line.planned * rng.uniform(0.9, 1.12), 10_000)
+            kept.append(line)
+        self.lines = kept
+        added = int(rng.integers(30, 46)) if opening else int(rng.integers(2, 6))
+        for _ in range(min(added, max(58 - len(kept), 0))):
+            self.lines.append(self._new_line(new=not opening))
+        for line in self.lines:
+            if line.objective not in objective_ids:
+                pick = min(int(line.u["which"] * len(objective_ids)), len(objective_ids) - 1)
+                line.objective = objective_ids[pick]
+
+    def _new_line(self, *, new: bool) -> _BudgetLine:
+        rng = self.rng
+        self.count += 1
+        category = str(rng.choice(["run", "grow", "transform"], p=[0.5, 0.3, 0.2]))
+        subject = str(rng.choice(self.unit.subjects))
+        if category == "run":
+            base = f"{subject} {rng.choice(RUN_ITEMS)}"
+        else:
+            base = f"{rng.choice(VERBS[category])} {_lower_first(subject)}"
+        median = {"run": 350_000.0, "grow": 900_000.0, "transform": 2_500_000.0}
+        return _BudgetLine(
+            id=f"BL-{self.unit.code}-{self.count:04d}",
+            name=_with_quirk(rng, base),
+            category=category,
+            planned=_round_thousands(median[category] * rng.lognormal(0.0, 0.6), 20_000),
+            approval=float(rng.uniform(0.85, 1.0)),
+            owner=str(rng.choice(self.unit.sponsors)),
+            u=_uniforms(self.offsets, _BUDGET_LATENTS, self.count),
+            new=new,
+        )
+
+    def rows(self, year: int, quarter: int, p: float) -> list[Row]:
+        division = f"{self.unit.code} - {self.unit.name}"
+        rows: list[Row] = []
+        for line in self.lines:
+            u = line.u
+            approved: float | None = None
+            if not line.new and u["approved"] < _share(p):
+                approved = _round_thousands(line.planned * line.approval, 1000)
+            actual = ""
+            if u["actuals"] < _share(p, 0.3, 0.65):
+                base = approved if approved is not None else line.planned
+                if u["within"] < _share(p):
+                    spent = base * quarter / 4 * (0.75 + 0.25 * u["spend"])
+                else:  # committed beyond what was approved
+                    spent = base * (1.02 + 0.25 * u["spend"])
+                actual = _money(spent)
+            objective = ""
+            if u["objective"] < _share(p, 0.15, 0.75):
+                objective = line.objective
+            elif u["theme"] < 0.35:
+                objective = BUDGET_THEMES[int(u["theme"] / 0.35 * len(BUDGET_THEMES))]
+            in_system = u["system"] < _share(p, 0.1, 0.85)
+            rows.append(
+                {
+                    "Line ID": line.id,
+                    "Cost Centre Division": division,
+                    "Version Period": f"FY{year}",
+                    "Line Item": line.name,
+                    "Investment Category": _CATEGORY_LABELS[line.category],
+                    "Plan Amount": _money(line.planned),
+                    "Approved Amount": _money(approved) if approved is not None else "",
+                    "Actuals YTD": actual,
+                    "Budget Holder": line.owner if u["owner"] < _share(p, 0.2, 0.75) else "",
+                    "Strategic Objective": objective,
+                    "Data Source": PLANNING_SYSTEM if in_system else SPREADSHEET_UPLOAD,
+                }
+            )
+        return rows
+
+
+ROLES = (
+    "Business analyst",
+    "Solution architect",
+    "Java developer",
+    "Data engineer",
+    "Test analyst",
+    "Project manager",
+    "Scrum master",
+    "UX designer",
+    "Cloud engineer",
+    "Security analyst",
+)
+REQUEST_FTE = (0.5, 1.0, 1.5, 2.0, 3.0, 4.0)
+_RESOURCE_LATENTS = ("role", "owner", "tool", "booked", "fit", "used", "match", "dated")
+
+
+@dataclass
+class _Resource:
+    id: str
+    record_type: str  # request or pool
+    role: str
+    owner: str
+    demand: float
+    starts: date
+    ends: date | None
+    fit: float  # allocated / demand when the allocation fits the demand
+    short: float  # ... when it does not: a request short of people, a pool overbooked
+    used: float  # actual / allocated when the two match
+    off: float  # ... when they do not
+    u: dict[str, float]
+    status: str
+
+
+@dataclass
+class _ResourcePlan:
+    """One unit's demand requests and capacity pools in the resource tool."""
+
+    unit: SampleUnit
+    rng: Rng
+    resources: list[_Resource] = field(default_factory=list)
+    count: int = 0
+    offsets: tuple[float, ...] = ()
+
+    def __post_init__(self) -> None:
+        self.offsets = tuple(self.rng.random(len(_RESOURCE_LATENTS)).tolist())
+
+    def advance(self, as_of: date, p: float) -> None:
+        """Move requests on (planned, allocated, closed when done), take new ones."""
+        rng = self.rng
+        opening = self.count == 0
+        if opening:
+            for role in rng.choice(len(ROLES), int(rng.integers(3, 6)), replace=False):
+                self.resources.append(self._new(as_of, ROLES[int(role)], p, pool=True))
+        # A closed or rejected request shows in one export, then leaves the plan.
+        self.resources = [r for r in self.resources if r.status not in ("closed", "rejected")]
+        for res in self.resources:
+            if res.record_type == "pool":
+                res.demand = max(res.demand + float(rng.integers(-1, 2)), 2.0)
+            elif res.ends is not None and res.ends < as_of:
+                # done, or demand that lapsed before anyone was allocated to it
+                res.status = "closed" if res.status == "allocated" else "rejected"
+            elif res.status == "requested":
+                draw = rng.random()
+                if draw < 0.05:
+                    res.status = "rejected"
+                elif draw < 0.05 + 0.15 + 0.7 * p:
+                    res.status = "planned"
+            elif res.status == "planned" and rng.random() < 0.2 + 0.7 * p:
+                res.status = "allocated"
+        live = sum(r.status not in ("closed", "rejected") for r in self.resources)
+        added = int(rng.integers(32, 50)) if opening else int(rng.integers(6, 14))
+        added = min(max(added, 32 - live), max(78 - len(self.resources), 0))
+        for _ in range(added):
+            role = str(rng.choice(ROLES))
+            self.resources.append(self._new(as_of, role, p, opening=opening))
+
+    def _new(
+        self, as_of: date, role: str, p: float, *, pool: bool = False, opening: bool = False
+    ) -> _Resource:
+        rng = self.rng
+        self.count += 1
+        code = self.unit.code
+        status = "active" if pool else "requested"
+        if opening and not pool:
+            # The requests under way at the first export: further on in a mature unit.
+            allocated = 0.15 + 0.55 * p
+            weights = [(1.0 - allocated) * 0.55, (1.0 - allocated) * 0.45, allocated]
+            status = str(rng.choice(["requested", "planned", "allocated"], p=weights))
+        elif not pool and rng.random() < 0.7 * p - 0.1:
+            status = "planned"  # a mature unit plans demand as it comes in
+        if pool:
+            starts, ends = as_of - _days(rng, 200, 900), None
+        else:
+            started = status == "allocated"
+            starts = as_of - _days(rng, 10, 200) if started else as_of + _days(rng, -20, 150)
+            ends = starts + _days(rng, 60, 400)
+        demand = float(rng.integers(4, 21)) if pool else float(rng.choice(REQUEST_FTE))
+        low, high = (1.1, 1.3) if pool else (0.4, 0.7)
+        off = float(rng.uniform(0.5, 0.75) if rng.random() < 0.5 else rng.uniform(1.25, 1.5))
+        return _Resource(
+            id=f"POOL-{code}-{self.count:02d}" if pool else f"RR-{code}-{self.count:04d}",
+            record_type="pool" if pool else "request",
+            role=role,
+            owner=str(rng.choice(self.unit.sponsors)),
+            demand=demand,
+            starts=starts,
+            ends=ends,
+            fit=float(rng.uniform(0.9, 1.0)),
+            short=float(rng.uniform(low, high)),
+            used=float(rng.uniform(0.92, 1.05)),
+            off=off,
+            u=_uniforms(self.offsets, _RESOURCE_LATENTS, self.count),
+            status=status,
+        )
+
+    def rows(self, p: float) -> list[Cells]:
+        rows: list[Cells] = []
+        for res in self.resources:
+            u = res.u
+            pool = res.record_type == "pool"
+            if pool:
+                booked = u["booked"] < _share(p, 0.3, 0.65)
+            else:  # a planned request shows its FTE once the unit books them
+                booked = res.status in ("allocated", "closed") or (
+                    res.status == "planned" and u["booked"] < _share(p, 0.0, 0.8)
+                )
+            allocated: float | None = None
+            if booked:
+                allocated = res.demand * (res.fit if u["fit"] < _share(p) else res.short)
+            actual: float | None = None
+            running = pool or res.status in ("allocated", "closed")
+            if allocated is not None and running and u["used"] < _share(p, 0.2, 0.7):
+                actual = allocated * (res.used if u["match"] < _share(p) else res.off)
+            dated = pool or u["dated"] < _share(p, 0.4, 0.6)
+            labels = POOL_LABELS if pool else REQUEST_LABELS
+            rows.append(
+                (
+                    res.id,
+                    self.unit.name,
+                    "Capacity Pool" if pool else "Resource Request",
+                    res.role if pool or u["role"] < _share(p, 0.25, 0.7) else None,
+                    res.demand,
+                    round(allocated, 1) if allocated is not None else None,
+                    round(actual, 1) if actual is not None else None,
+                    labels[res.status],
+                    res.owner if u["owner"] < _share(p, 0.2, 0.75) else None,
+                    _cell_date(res.starts) if dated else None,
+                    _cell_date(res.ends) if dated else None,
+                    RESOURCE_TOOL if u["tool"] < _share(p, 0.1, 0.85) else None,
+                )
+            )
+        return rows
+
+
+def _cell_date(day: date | None) -> datetime | None:
+    """A date as a workbook writes a date cell."""
+    return datetime(day.year, day.month, day.day) if day is not None else None
+
+
+VENDOR_NAMES = (
+    "Northwind",
+    "Contoso",
+    "Fabrikam",
+    "Tailspin",
+    "Litware",
+    "Proseware",
+    "Woodgrove",
+    "Lucerne",
+    "Adatum",
+    "Wingtip",
+    "Relecloud",
+    "Coho",
+)
+VENDOR_TRADES = (
+    "Consulting",
+    "Software",
+    "Cloud Services",
+    "Data Systems",
+    "Networks",
+    "Facilities",
+    "Print",
+    "Security",
+    "Analytics",
+    "Telecom",
+)
+LEGAL_FORMS = (" Ltd", " GmbH", ", Inc.", " S.A.", " plc", " B.V.")
+TIERS = tuple(TIER_LABELS)
+_VENDOR_LATENTS = (
+    "owner",
+    "review",
+    "scored",
+    "level",
+    "register",
+    "assessed",
+    "preferred",
+    "dated",
+)
+
+
+@dataclass
+class _Vendor:
+    id: str
+    name: str
+    tier: str
+    owner: str
+    contract_end: date
+    noise: float  # the vendor's own deviation from what the unit's maturity implies
+    u: dict[str, float]
+    reviewed: date | None = None
+
+
+@dataclass
+class _VendorRegister:
+    """One unit's suppliers in procurement's register, carried from quarter to quarter."""
+
+    unit: SampleUnit
+    rng: Rng
+    vendors: list[_Vendor] = field(default_factory=list)
+    count: int = 0
+    offsets: tuple[float, ...] = ()
+
+    def __post_init__(self) -> None:
+        self.offsets = tuple(self.rng.random(len(_VENDOR_LATENTS)).tolist())
+
+    def advance(self, as_of: date, p: float) -> None:
+        """Off-board some suppliers, renew expired contracts, on-board new suppliers, and
+        review those the unit keeps current against its strategy."""
+        rng = self.rng
+        opening = self.count == 0
+        kept: list[_Vendor] = []
+        for vendor in self.vendors:
+            if vendor.tier != "strategic" and rng.random() < 0.05:
+                continue
+            if vendor.contract_end < as_of:
+                vendor.contract_end += timedelta(days=365 * int(rng.integers(1, 4)))
+            kept.append(vendor)
+        self.vendors = kept
+        added = int(rng.integers(18, 34)) if opening else int(rng.integers(0, 3))
+        for _ in range(min(max(added, 15 - len(kept)), max(40 - len(kept), 0))):
+            self.vendors.append(self._new_vendor(as_of, opening=opening))
+        for vendor in self.vendors:
+            share = _share(p, 0.1, 0.8)
+            if vendor.u["review"] < (share if vendor.tier == "strategic" else 0.4 * share):
+                fresh = as_of - _days(rng, 3, 150)
+                vendor.reviewed = max(fresh, vendor.reviewed) if vendor.reviewed else fresh
+
+    def _new_vendor(self, as_of: date, *, opening: bool) -> _Vendor:
+        rng = self.rng
+        self.count += 1
+        # Every unit depends on a few strategic suppliers from the start.
+        tier = "strategic" if self.count <= 2 else str(rng.choice(TIERS, p=[0.08, 0.37, 0.55]))
+        # A strategic supplier runs software, platforms or data the unit depends on.
+        trades = VENDOR_TRADES[:4] if tier == "strategic" else VENDOR_TRADES
+        name = f"{rng.choice(VENDOR_NAMES)} {rng.choice(trades)}{rng.choice(LEGAL_FORMS)}"
+        vendor = _Vendor(
+            id=f"SUP-{self.unit.code}-{self.count:04d}",
+            name=name,
+            tier=tier,
+            owner=str(rng.choice(self.unit.sponsors)),
+            contract_end=as_of + _days(rng, 30, 1100),
+            noise=float(rng.normal(0.0, 3.0)),
+            u=_uniforms(self.offsets, _VENDOR_LATENTS, self.count),
+        )
+        if opening and rng.random() < 0.5:
+            vendor.reviewed = as_of - _days(rng, 200, 700)
+        return vendor
+
+    def rows(self, p: float) -> list[Cells]:
+        rows: list[Cells] = []
+        for vendor in self.vendors:
+            u = vendor.u
+            strategic = vendor.tier == "strategic"
+            in_register = u["register"] < _share(p, 0.15, 0.8)
+            score: float | None = None
+            if u["scored"] < _share(p, 0.1, 0.8):
+                level = 45.0 + 40.0 * p + 30.0 * (u["level"] - 0.5) + vendor.noise
+                score = round(min(max(level, 0.0), 100.0), 1)
+            preference: str | None = None
+            if u["assessed"] < _share(p, 0.1, 0.8):
+                preference = "Preferred" if strategic or u["preferred"] < 0.3 else "Approved"
+            owned = u["owner"] < _share(p, 0.35 if strategic else 0.2, 0.75)
+            dated = in_register or u["dated"] < 0.5
+            rows.append(
+                (
+                    vendor.id,
+                    self.unit.name,
+                    vendor.name,
+                    TIER_LABELS[vendor.tier],
+                    vendor.owner if owned else None,
+                    _cell_date(vendor.reviewed),
+                    score,
+                    _cell_date(vendor.contract_end) if dated else None,
+                    "Yes" if in_register else "No",
+                    preference,
+                )
+            )
+        return rows
+
+
 # -- writers -----------------------------------------------------------------------------
 
 # Fixed stamps keep the workbook byte-identical from run to run: the pipeline hashes
@@ -1179,16 +1876,20 @@ def _pinned_zip(raw: bytes) -> bytes:
     return out.getvalue()
 
 
-def _write_risk_register(path: Path, rows: list[Cells]) -> None:
+def _write_sheet(
+    path: Path, title: str, headers: Sequence[str], rows: list[Cells], *, dates: Sequence[str]
+) -> None:
+    """One worksheet: the headers, then the rows; the `dates` columns show as dates."""
     workbook = Workbook()
     sheet = workbook.worksheets[0]
-    sheet.title = RISK_SHEET
-    sheet.append(RISK_HEADERS)
+    sheet.title = title
+    sheet.append(tuple(headers))
     for row in rows:
         sheet.append(row)
-    review = RISK_HEADERS.index("Review Date") + 1
-    for (cell,) in sheet.iter_rows(min_row=2, min_col=review, max_col=review):
-        cell.number_format = "yyyy-mm-dd"
+    for header in dates:
+        column = list(headers).index(header) + 1
+        for (cell,) in sheet.iter_rows(min_row=2, min_col=column, max_col=column):
+            cell.number_format = "yyyy-mm-dd"
     workbook.properties.created = _WORKBOOK_STAMP
     workbook.properties.modified = _WORKBOOK_STAMP
     buffer = io.BytesIO()
@@ -1196,6 +1897,12 @@ def _write_risk_register(path: Path, rows: list[Cells]) -> None:
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         ExcelWriter(workbook, archive).save()
     path.write_bytes(_pinned_zip(buffer.getvalue()))
+
+
+def _write_okrs(path: Path, records: list[Document], as_of: date) -> None:
+    document = {"exportedAt": as_of.isoformat(), "objectives": records}
+    text = json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+    path.write_text(text, encoding="utf-8", newline="\n")
 
 
 def _write_apm_database(path: Path, rows: list[Cells]) -> None:
@@ -1304,7 +2011,7 @@ def _write_governance_exports(
         folder = out_dir / cycle
         folder.mkdir(parents=True, exist_ok=True)
         _write_decisions(folder / DECISIONS_FILE, decisions)
-        _write_risk_register(folder / RISKS_FILE, risks)
+        _write_sheet(folder / RISKS_FILE, RISK_SHEET, RISK_HEADERS, risks, dates=("Review Date",))
         _write(folder / SURVEY_FILE, survey_columns, survey, _SURVEY_DIALECT)
         written += [folder / DECISIONS_FILE, folder / RISKS_FILE, folder / SURVEY_FILE]
     return written
@@ -1327,6 +2034,60 @@ def _apm_rows(
     return rows
 
 
+def _write_planning_exports(
+    out_dir: Path, cycles: Sequence[str], seed: int, maturity: Maturity, calendar: FiscalCalendar
+) -> list[Path]:
+    """Each cycle's OKR export, budget plan, resource plan and supplier register, every
+    unit in one file; budget lines link to the objectives of the same export."""
+    capability_ids = tuple(load_catalog().capability_ids)
+    units = list(enumerate(SAMPLE_UNITS))
+    okrs = [
+        _ObjectiveSet(unit, _kind_rng(seed, i, _OBJECTIVES), capability_ids, calendar)
+        for i, unit in units
+    ]
+    plans = [_BudgetPlan(unit, _kind_rng(seed, i, _BUDGETS)) for i, unit in units]
+    demand = [_ResourcePlan(unit, _kind_rng(seed, i, _RESOURCES)) for i, unit in units]
+    suppliers = [_VendorRegister(unit, _kind_rng(seed, i, _VENDORS)) for i, unit in units]
+    written: list[Path] = []
+    for position, cycle in enumerate(cycles):
+        as_of = calendar.as_of(cycle)
+        year, quarter = calendar.parse(cycle)
+        objectives: list[Document] = []
+        budgets: list[Row] = []
+        resources: list[Cells] = []
+        vendors: list[Cells] = []
+        for objective_set, plan, requests, register in zip(
+            okrs, plans, demand, suppliers, strict=True
+        ):
+            p = maturity[objective_set.unit.slug][position]
+            objective_set.advance(cycle, p)
+            objectives += objective_set.records(cycle, p)
+            plan.advance(quarter, objective_set.active_ids())
+            budgets += plan.rows(year, quarter, p)
+            requests.advance(as_of, p)
+            resources += requests.rows(p)
+            register.advance(as_of, p)
+            vendors += register.rows(p)
+        folder = out_dir / cycle
+        folder.mkdir(parents=True, exist_ok=True)
+        _write_okrs(folder / OBJECTIVES_FILE, objectives, as_of)
+        _write(folder / BUDGETS_FILE, list(BUDGET_COLUMNS), budgets, _PLANNING_DIALECT)
+        resource_dates = ("Start", "Finish")
+        _write_sheet(
+            folder / RESOURCES_FILE,
+            RESOURCE_SHEET,
+            list(RESOURCE_COLUMNS),
+            resources,
+            dates=resource_dates,
+        )
+        vendor_dates = ("Last Strategy Review", "Contract End")
+        _write_sheet(
+            folder / VENDORS_FILE, VENDOR_SHEET, list(VENDOR_COLUMNS), vendors, dates=vendor_dates
+        )
+        written += [folder / name for name in PLANNING_FILES]
+    return written
+
+
 def generate_sample_evidence(
     out_dir: Path,
     *,
@@ -1337,16 +2098,18 @@ def generate_sample_evidence(
     """Write the sample enterprise's evidence for each cycle under out_dir.
 
     Each cycle's folder `out_dir/<cycle>/` gets every unit's `investments-<unit>.csv` and
-    `projects-<unit>.csv`, and one `decisions.json`, `risks.xlsx` and `survey.csv` for all
-    units; `out_dir/apm.sqlite` holds one application portfolio snapshot per cycle. The
-    same seed gives byte-identical files; the quarters' dates follow `calendar`. Returns
-    the paths written, sorted.
+    `projects-<unit>.csv`, and one `decisions.json`, `risks.xlsx`, `survey.csv`,
+    `okrs.json`, `budget-plan.csv`, `resource-plan.xlsx` and `vendor-register.xlsx` for
+    all units; `out_dir/apm.sqlite` holds one application portfolio snapshot per cycle.
+    The same seed gives byte-identical files; the quarters' dates follow `calendar`.
+    Returns the paths written, sorted.
     """
     ordered = sorted(cycles, key=calendar.parse)
     if len(set(ordered)) != len(ordered):
         raise ConfigurationError(f"cycles {list(cycles)} name a cycle twice; list each once")
     written, maturity = _write_pmo_exports(out_dir, ordered, seed, calendar)
     written += _write_governance_exports(out_dir, ordered, seed, maturity, calendar)
+    written += _write_planning_exports(out_dir, ordered, seed, maturity, calendar)
     _write_apm_database(out_dir / APM_DATABASE, _apm_rows(ordered, seed, maturity, calendar))
     written.append(out_dir / APM_DATABASE)
     return sorted(written)

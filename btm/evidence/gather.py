@@ -463,14 +463,19 @@ class CycleEvidence:
                 hashes.setdefault(str(unit), set()).add(sha_of[int(batch_id)])
         return {unit: sorted(values) for unit, values in hashes.items()}
 
+    def batch_ages(self) -> dict[int, int]:
+        """The age in days of each batch carried forward: the gap to the cycle it came
+        from (a batch gathered this cycle is 0 days old, and not listed)."""
+        return {
+            batch_id: (self.as_of - self.calendar.as_of(from_cycle)).days
+            for batch_id, from_cycle in self.plan.carried.items()
+        }
+
     def ages_by_unit(self) -> dict[str, dict[str, int]]:
         """Per unit and evidence kind, the age in days of the oldest batch behind it: 0
         for evidence gathered this cycle, the gap to its cycle for evidence carried
         forward."""
-        age_of = {
-            batch_id: (self.as_of - self.calendar.as_of(from_cycle)).days
-            for batch_id, from_cycle in self.plan.carried.items()
-        }
+        age_of = self.batch_ages()
         ages: dict[str, dict[str, int]] = {}
         for kind, frame in self.frames.items():
             pairs = frame[["batch_id", UNIT]].dropna().drop_duplicates()

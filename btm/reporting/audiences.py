@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from btm import store
@@ -35,12 +36,25 @@ from btm.catalog import Catalog, read_yaml
 from btm.errors import ConfigurationError
 from btm.improvement.backlog import cells
 from btm.improvement.section import InitiativeLine
-from btm.reporting.context import HeatmapArea, ReportContext
+from btm.reporting.context import (
+    EMPTY,
+    LOW_CONFIDENCE_BELOW,
+    NOT_APPLICABLE_TEXT,
+    HeatmapArea,
+    ReportContext,
+    Summary,
+    checked_scores,
+    evidence_text,
+    level_text,
+    marks_of,
+    summarise,
+    summary_of,
+)
 from btm.scoring.engine import next_level_guidance
 from btm.scoring.rollup import mean_level
 from btm.scoring.rubric import format_value, metric_label
 from btm.settings import Settings
-from btm.vocabulary import PulseState
+from btm.vocabulary import Basis, PulseState
 
 Kind = Literal["pmo", "executive", "area_owner", "business_unit"]
 AUDIENCES_FILE = "audiences.yaml"  # in BTM_HOME
@@ -131,11 +145,16 @@ def load_audiences(settings: Settings, catalog: Catalog) -> list[Audience]:
 # the views ----------------------------------------------------------------------------
 
 
+OPINIONS_SHOWN = 10  # the PMO's list of cells where the survey and the systems disagree
+
+
 @dataclass(frozen=True)
 class HistoryPoint:
     cycle_id: str
     enterprise: float | None
     areas: tuple[float | None, ...]  # in catalogue order
+    enterprise_marks: str = ""
+    area_marks: tuple[str, ...] = ()  # in catalogue order
 
 
 @dataclass(frozen=True)
@@ -144,19 +163,24 @@ class TargetLine:
     level_text: str
     target_text: str
     gap_text: str  # "0.4 to go", "at target" or "unknown"
+    marks: str = ""  # the level's
 
 
 @dataclass(frozen=True)
 class CellNote:
     """One capability x dimension of an area: its level, who is below target, the
-    reasons (the next level's rules that do not pass) and what would lift it."""
+    reasons (the next level's rules that do not pass) and what would lift it; the units it
+    does not apply to, and what each unit's survey says beside its systems."""
 
     capability_id: str
     capability_name: str
     dimension: str
-    level_text: str
+    level_text: str  # "2.5", "unknown" or "n/a"
     below_text: str
     guidance: tuple[str, ...]
+    marks: str = ""
+    not_applicable: tuple[str, ...] = ()  # "Wealth: not applicable: ..."
+    opinions: tuple[str, ...] = ()  # "Retail: the unit says 3, its systems show 2"
 
 
 @dataclass(frozen=True)
@@ -166,18 +190,38 @@ class Comparison:
     reference: float | None
     low: float | None
     high: float | None
+    value_marks: str = ""
+    reference_marks: str = ""
+    evidence_text: str = ""  # the unit's: "6 of 8, 5 on systems"
+    not_applicable: bool = False  # no cell of it applies to the unit
 
     @property
     def text(self) -> tuple[str, str, str]:
-        return (_level(self.value), _level(self.reference), _range(self.low, self.high))
+        value = NOT_APPLICABLE_TEXT if self.not_applicable else _level(self.value)
+        return (
+            value + self.value_marks,
+            _level(self.reference) + self.reference_marks,
+            _range(self.low, self.high),
+        )
 
 
 @dataclass(frozen=True)
 class TraceLine:
     unit: str
     cell: str
-    level_text: str
+    level_text: str  # "3", "unknown" or "n/a"
     rules: tuple[str, ...]
+    marks: str = ""
+
+
+@dataclass(frozen=True)
+class OpinionLine:
+    """A cell where a unit's survey says another level than its systems show."""
+
+    unit: str
+    cell: str  # "MTI-2 process"
+    text: str  # "the unit says 4, its systems show 2"
+    divergence: int
 
 
 @dataclass(frozen=True)
@@ -194,19 +238,27 @@ class AudienceView:
     areas_compared: tuple[Comparison, ...]
     capabilities_compared: tuple[Comparison, ...]
     traces: tuple[TraceLine, ...]
+    opinions: tuple[OpinionLine, ...] = ()  # the PMO's: the largest disagreements first
+    opinions_total: int = 0  # every disagreement, of which `opinions` are the first
 
     @property
     def subject(self) -> str:
         if self.audience.kind == "pmo":
             return self.report.subject
+        enterprise = self.report.enterprise
         return (
             f"BTM {self.audience.title} {self.report.cycle_id}: enterprise "
-            f"{self.report.enterprise.level_text}"
+            f"{enterprise.level_text}{enterprise.marks}"
         )
 
 
 def _level(value: float | None) -> str:
     return "unknown" if value is None else f"{value:.1f}"
+
+
+def _mean(summary: Summary) -> float | None:
+    mean = summary.mean
+    return None if mean is None else float(mean)
 
 
 def _range(low: float | None, high: float | None) -> str:
@@ -215,115 +267,251 @@ def _range(low: float | None, high: float | None) -> str:
     return f"{low:.1f}" if low == high else f"{low:.1f}–{high:.1f}"
 
 
+def _frame(scores: Sequence[store.Score], catalog: Catalog) -> pd.DataFrame:
+    return checked_scores(store.scores_frame(scores), catalog, "scores")
+
+
 def level_history(
-    scores_by_cycle: Sequence[tuple[str, Sequence[store.Score]]], catalog: Catalog
+    scores_by_cycle: Sequence[tuple[str, Sequence[store.Score]]],
+    catalog: Catalog,
+    *,
+    low_below: float = LOW_CONFIDENCE_BELOW,
 ) -> tuple[HistoryPoint, ...]:
-    """Enterprise and area roll-ups of each cycle (the report's roll-up rule)."""
-    area_of = {c.id: c.area for c in catalog.capabilities}
-    return tuple(
-        HistoryPoint(
-            cycle_id=cycle_id,
-            enterprise=mean_level([s.level for s in scores]),
-            areas=tuple(
-                mean_level([s.level for s in scores if area_of[s.capability] == a.id])
-                for a in catalog.areas
-            ),
+    """Enterprise and area roll-ups of each cycle (the report's roll-up rule), with their
+    marks."""
+    points = []
+    for cycle_id, scores in scores_by_cycle:
+        frame = _frame(scores, catalog)
+        whole = summary_of(frame)
+        by_area = summarise(frame, ["area"])
+        areas = [by_area.get(a.id, EMPTY) for a in catalog.areas]
+        points.append(
+            HistoryPoint(
+                cycle_id=cycle_id,
+                enterprise=_mean(whole),
+                areas=tuple(_mean(s) for s in areas),
+                enterprise_marks=marks_of(whole, low_below),
+                area_marks=tuple(marks_of(s, low_below) for s in areas),
+            )
         )
-        for cycle_id, scores in scores_by_cycle
-    )
+    return tuple(points)
 
 
-def target_lines(scores: Sequence[store.Score], catalog: Catalog) -> tuple[TargetLine, ...]:
+def target_lines(
+    scores: Sequence[store.Score], catalog: Catalog, *, low_below: float = LOW_CONFIDENCE_BELOW
+) -> tuple[TargetLine, ...]:
     """The enterprise's and each area's mean level against the mean target of the same
     known cells, and the gap between them."""
     area_of = {c.id: c.area for c in catalog.capabilities}
-    groups = [("Enterprise", list(scores))] + [
-        (a.name, [s for s in scores if area_of[s.capability] == a.id]) for a in catalog.areas
+    known = [s for s in scores if s.level is not None and s.target_level is not None]
+    frame = _frame(known, catalog)
+    by_area = summarise(frame, ["area"])
+    groups = [("Enterprise", known, summary_of(frame))] + [
+        (a.name, [s for s in known if area_of[s.capability] == a.id], by_area.get(a.id, EMPTY))
+        for a in catalog.areas
     ]
     lines = []
-    for label, group in groups:
-        known = [s for s in group if s.level is not None and s.target_level is not None]
-        level = mean_level([s.level for s in known])
-        target = mean_level([s.target_level for s in known])
+    for label, group, summary in groups:
+        level = _mean(summary)
+        target = mean_level([s.target_level for s in group])
         if level is None or target is None:
             gap = "unknown"
         else:
             gap = "at target" if level >= target else f"{target - level:.1f} to go"
-        lines.append(TargetLine(label, _level(level), _level(target), gap))
+        lines.append(
+            TargetLine(label, _level(level), _level(target), gap, marks_of(summary, low_below))
+        )
     return tuple(lines)
 
 
-def area_notes(scores: Sequence[store.Score], catalog: Catalog, area: str) -> tuple[CellNote, ...]:
-    grid = cells(scores)
+def _cell_reason(score: store.Score) -> str:
+    """Why a cell is not applicable, as its trace says."""
+    entry = next((e for e in score.trace if e.get("rule") == "cell"), None)
+    reason = entry.get("reason") if entry else None
+    return str(reason or "not applicable: the rubric's condition does not hold")
+
+
+def survey_text(score: store.Score) -> str | None:
+    """What the unit's survey says beside the level its systems show, from the score's
+    trace; None without an opinion there (or one stored before rubric 2027.1)."""
+    entry = next((e for e in score.trace if e.get("rule") == "survey"), None)
+    if entry is None or entry.get("says") is None:
+        return None
+    says, divergence = int(entry["says"]), entry.get("divergence")
+    if divergence is None or entry.get("alone"):
+        return (
+            f"the unit says {says}; no system evidence judged it, so the survey alone "
+            f"gives level {_whole(score.level)}"
+        )
+    return f"the unit says {says}, its systems show {says - int(divergence)}"
+
+
+def _whole(level: int | None) -> str:
+    return "unknown" if level is None else str(level)
+
+
+def area_notes(
+    scores: Sequence[store.Score],
+    catalog: Catalog,
+    area: str,
+    *,
+    low_below: float = LOW_CONFIDENCE_BELOW,
+) -> tuple[CellNote, ...]:
+    area_of = {c.id: c.area for c in catalog.capabilities}
+    in_area = [s for s in scores if area_of[s.capability] == area]
+    n_units = len({s.unit for s in in_area})
+    by_cell = summarise(_frame(in_area, catalog), ["capability", "dimension"])
+    scores_of: dict[tuple[str, str], list[store.Score]] = {}
+    for score in sorted(in_area, key=lambda s: s.unit):
+        scores_of.setdefault((score.capability, score.dimension), []).append(score)
+    grid = cells(in_area)
     notes = []
     for capability in (c for c in catalog.capabilities if c.area == area):
         for dimension in catalog.dimensions:
-            cell = grid.get((capability.id, dimension.id))
+            key = (capability.id, dimension.id)
+            summary = by_cell.get(key, EMPTY)
+            shown = level_text(summary, n_units)
+            group = scores_of.get(key, [])
+            cell = grid.get(key)
             if cell is None:
-                notes.append(
-                    CellNote(
-                        capability.id,
-                        capability.name,
-                        dimension.name,
-                        "unknown",
-                        "no unit has a known level",
-                        (),
-                    )
+                below = (
+                    "applies to no unit"
+                    if shown == NOT_APPLICABLE_TEXT
+                    else "no unit has a known level"
                 )
-                continue
-            below = [s.unit for s in cell.lagging]
-            guidance = tuple(
-                f"{g.text}. {g.improve}".strip()
-                for g in next_level_guidance(cell.lowest.trace, cell.lowest.level)
-            )
+                guidance: tuple[str, ...] = ()
+            else:
+                lagging = [s.unit for s in cell.lagging]
+                below = (
+                    f"below target: {', '.join(sorted(lagging))}"
+                    if lagging
+                    else "every unit at target"
+                )
+                guidance = tuple(
+                    f"{g.text}. {g.improve}".strip()
+                    for g in next_level_guidance(cell.lowest.trace, cell.lowest.level)
+                )
             notes.append(
                 CellNote(
-                    capability.id,
-                    capability.name,
-                    dimension.name,
-                    _level(mean_level([s.level for s in cell.scores])),
-                    f"below target: {', '.join(sorted(below))}"
-                    if below
-                    else "every unit at target",
-                    guidance[:3],
+                    capability_id=capability.id,
+                    capability_name=capability.name,
+                    dimension=dimension.name,
+                    level_text=shown,
+                    below_text=below,
+                    guidance=guidance[:3],
+                    marks=marks_of(summary, low_below),
+                    not_applicable=tuple(
+                        f"{s.unit}: {_cell_reason(s)}"
+                        for s in group
+                        if store.basis_of(s) == Basis.NOT_APPLICABLE
+                    ),
+                    opinions=tuple(
+                        f"{s.unit}: {text}" for s in group if (text := survey_text(s)) is not None
+                    ),
                 )
             )
     return tuple(notes)
 
 
+def opinion_lines(scores: Sequence[store.Score], catalog: Catalog) -> tuple[OpinionLine, ...]:
+    """Every cell where a unit's survey says another level than its systems show, the
+    largest disagreement first (then unit and catalogue order)."""
+    order = {
+        (c, d): n
+        for n, (c, d) in enumerate(
+            (c, d) for c in catalog.capability_ids for d in catalog.dimension_ids
+        )
+    }
+    lines = []
+    for score in scores:
+        entry = next((e for e in score.trace if e.get("rule") == "survey"), None)
+        if entry is None or entry.get("alone") or not entry.get("divergence"):
+            continue
+        text = survey_text(score)
+        if text is not None:
+            lines.append(
+                (
+                    -abs(int(entry["divergence"])),
+                    score.unit,
+                    order[(score.capability, score.dimension)],
+                    OpinionLine(
+                        score.unit,
+                        f"{score.capability} {score.dimension}",
+                        text,
+                        int(entry["divergence"]),
+                    ),
+                )
+            )
+    return tuple(line for *_, line in sorted(lines, key=lambda item: item[:3]))
+
+
 def unit_comparisons(
-    scores: Sequence[store.Score], catalog: Catalog, unit: str
+    scores: Sequence[store.Score],
+    catalog: Catalog,
+    unit: str,
+    *,
+    low_below: float = LOW_CONFIDENCE_BELOW,
 ) -> tuple[tuple[Comparison, ...], tuple[Comparison, ...]]:
     """The unit against the enterprise and the range of the other units, per area and
-    per capability."""
-    area_of = {c.id: c.area for c in catalog.capabilities}
+    per capability, with the marks of both and the coverage of the unit's levels."""
+    frame = _frame(scores, catalog)
+    n_dimensions = len(catalog.dimensions)
 
-    def compare(label: str, belongs: Sequence[store.Score]) -> Comparison:
-        others: dict[str, list[int | None]] = {}
-        for s in belongs:
-            if s.unit != unit:
-                others.setdefault(s.unit, []).append(s.level)
-        other_means = [m for m in (mean_level(v) for v in others.values()) if m is not None]
+    def compare(
+        label: str,
+        key: str,
+        by_unit: Mapping[Any, Summary],
+        everyone: Mapping[Any, Summary],
+        cells_per_unit: int,
+    ) -> Comparison:
+        own = by_unit.get((unit, key), EMPTY)
+        whole = everyone.get(key, EMPTY)
+        others = [
+            m
+            for (other, of), summary in by_unit.items()
+            if of == key and other != unit and (m := _mean(summary)) is not None
+        ]
         return Comparison(
             label=label,
-            value=mean_level([s.level for s in belongs if s.unit == unit]),
-            reference=mean_level([s.level for s in belongs]),
-            low=min(other_means) if other_means else None,
-            high=max(other_means) if other_means else None,
+            value=_mean(own),
+            reference=_mean(whole),
+            low=min(others) if others else None,
+            high=max(others) if others else None,
+            value_marks=marks_of(own, low_below),
+            reference_marks=marks_of(whole, low_below),
+            evidence_text=evidence_text(own, cells_per_unit),
+            not_applicable=level_text(own, cells_per_unit) == NOT_APPLICABLE_TEXT,
         )
 
-    by_area = tuple(
-        compare(a.name, [s for s in scores if area_of[s.capability] == a.id]) for a in catalog.areas
+    by_unit_area = summarise(frame, ["unit", "area"])
+    by_area = summarise(frame, ["area"])
+    by_unit_capability = summarise(frame, ["unit", "capability"])
+    by_capability = summarise(frame, ["capability"])
+    areas = tuple(
+        compare(
+            a.name,
+            a.id,
+            by_unit_area,
+            by_area,
+            n_dimensions * sum(c.area == a.id for c in catalog.capabilities),
+        )
+        for a in catalog.areas
     )
-    by_capability = tuple(
-        compare(f"{c.id} {c.name}", [s for s in scores if s.capability == c.id])
+    capabilities = tuple(
+        compare(f"{c.id} {c.name}", c.id, by_unit_capability, by_capability, n_dimensions)
         for c in catalog.capabilities
     )
-    return by_area, by_capability
+    return areas, capabilities
 
 
 def rule_text(entry: Mapping[str, Any]) -> str:
-    """One rule of a stored trace in words: level, outcome, value against its threshold."""
+    """One rule of a stored trace in words: level, outcome, value against its threshold;
+    for the cell's own entry, why it is not applicable or unknown; for the survey's, what
+    the unit says."""
+    if entry.get("rule") == "cell":
+        return str(entry.get("reason") or entry.get("basis") or "cell")
+    if entry.get("rule") == "survey":
+        return f"survey: {entry.get('reason') or 'the self-assessment answers'}"
     head = f"L{entry.get('level')} {entry.get('outcome')}: "
     metric, value = entry.get("metric"), entry.get("value")
     if metric and value is not None and "threshold" in entry and "operator" in entry:
@@ -337,17 +525,24 @@ def rule_text(entry: Mapping[str, Any]) -> str:
     return head + body + reason
 
 
-def trace_lines(scores: Sequence[store.Score]) -> tuple[TraceLine, ...]:
+def trace_lines(
+    scores: Sequence[store.Score], catalog: Catalog, *, low_below: float = LOW_CONFIDENCE_BELOW
+) -> tuple[TraceLine, ...]:
     """Every rule of every score, in words: the standalone report's full traces."""
-    return tuple(
-        TraceLine(
-            s.unit,
-            f"{s.capability} {s.dimension}",
-            _level(s.level),
-            tuple(rule_text(e) for e in s.trace),
+    by_score = summarise(_frame(scores, catalog), ["unit", "capability", "dimension"])
+    lines = []
+    for s in sorted(scores, key=lambda s: (s.unit, s.capability, s.dimension)):
+        summary = by_score.get((s.unit, s.capability, s.dimension), EMPTY)
+        lines.append(
+            TraceLine(
+                s.unit,
+                f"{s.capability} {s.dimension}",
+                level_text(summary, 1) if s.level is None else str(s.level),
+                tuple(rule_text(e) for e in s.trace),
+                marks_of(summary, low_below),
+            )
         )
-        for s in sorted(scores, key=lambda s: (s.unit, s.capability, s.dimension))
-    )
+    return tuple(lines)
 
 
 def build_view(
@@ -360,6 +555,7 @@ def build_view(
 ) -> AudienceView:
     improvement = report.improvement
     initiatives = (*improvement.executed, *improvement.backlog) if improvement else ()
+    low_below = report.low_below
     scope = list(scores)
     if audience.kind == "area_owner":
         area_of = {c.id: c.area for c in catalog.capabilities}
@@ -367,19 +563,24 @@ def build_view(
     elif audience.kind == "business_unit":
         scope = [s for s in scores if s.unit == audience.unit]
     by_area, by_capability = (
-        unit_comparisons(scores, catalog, audience.unit)
+        unit_comparisons(scores, catalog, audience.unit, low_below=low_below)
         if audience.kind == "business_unit" and audience.unit
         else ((), ())
     )
+    opinions = opinion_lines(scores, catalog) if audience.kind == "pmo" else ()
     return AudienceView(
         audience=audience,
         report=report,
         history=history,
-        targets=target_lines(scores, catalog),
+        targets=target_lines(scores, catalog, low_below=low_below),
         off_track=tuple(i for i in initiatives if i.state == PulseState.OFF_TRACK),
         area=next((a for a in report.heatmap if a.area_id == audience.area), None),
-        notes=area_notes(scores, catalog, audience.area) if audience.area else (),
+        notes=(
+            area_notes(scores, catalog, audience.area, low_below=low_below) if audience.area else ()
+        ),
         areas_compared=by_area,
         capabilities_compared=by_capability,
-        traces=trace_lines(scope),
+        traces=trace_lines(scope, catalog, low_below=low_below),
+        opinions=opinions[:OPINIONS_SHOWN],
+        opinions_total=len(opinions),
     )

@@ -73,6 +73,7 @@ def report_context(
         improvement=report_section(
             engine=engine, cycle_id=cycle_id, catalog=catalog, settings=settings
         ),
+        low_below=rubric.confidence.low_below,
     )
 
 
@@ -180,6 +181,7 @@ def render_audience_reports(
             for c in store.cycle_ids_up_to(engine=engine, up_to=cycle_id)
         ],
         catalog,
+        low_below=context.low_below,
     )
     reports = []
     for audience in chosen:
@@ -192,21 +194,23 @@ def render_audience_reports(
             AudienceReport(
                 audience,
                 view,
-                _render_view(view, images, standalone=False, url=url, templates=templates),
-                _render_view(view, images, standalone=True, url=url, templates=templates),
+                render_view(view, images, standalone=False, url=url, templates=templates),
+                render_view(view, images, standalone=True, url=url, templates=templates),
             )
         )
     return reports
 
 
-def _render_view(
+def render_view(
     view: audiences.AudienceView,
-    images: Sequence[Chart],
+    images: Sequence[Chart] = (),
     *,
-    standalone: bool,
-    url: str | None,
-    templates: Sequence[Path],
+    standalone: bool = False,
+    url: str | None = None,
+    templates: Sequence[Path] = (TEMPLATES_DIR,),
 ) -> RenderedReport:
+    """One audience's report in its templates: the email (charts by Content-ID) or the
+    standalone copy, with every rule's trace."""
     template = "email" if view.audience.kind == "pmo" else view.audience.kind
     return render_templates(
         f"{template}.html.j2",

@@ -1,5 +1,9 @@
 """The trend report's context: every roll-up, heatmap cell, mover and note the templates
 show, computed from a cycle's scores and already formatted.
+
+Each number carries what it rests on: its coverage (the known levels of those possible,
+how many judged on system evidence, how many cells not applicable) and its marks (a level
+resting in part on the survey alone, a low confidence), with one legend of the marks.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from btm.errors import ConfigurationError
 from btm.evidence.notes import DataQualityNote, QualityPoint, QuarantineNote, SourceNote, StaleNote
 from btm.improvement.section import Improvement
 from btm.scoring.rollup import half_up
+from btm.vocabulary import Basis
 
 MOVERS_SHOWN = 5
 
@@ -27,14 +32,37 @@ SHA256_PREFIX = 12
 SCORE_COLUMNS = ("unit", "capability", "dimension", "level")
 
 
+# Optional: a frame without them (stored before rubric 2027.1, or made by hand) is read as
+# levels on system evidence of unknown confidence.
+EVIDENCE_COLUMNS = ("basis", "confidence")
+
+
+SURVEY_MARK = "*"
+
+
+LOW_MARK = "~"
+
+
+NOT_APPLICABLE_TEXT = "n/a"
+
+
+LOW_CONFIDENCE_BELOW = 0.5  # the rubric's confidence.low_below, where none is given
+
+
+ON_EVIDENCE = tuple(str(b) for b in Basis if b.on_evidence)
+
+
 ROLLUP_RULE = (
     "A roll-up is the mean of the known levels under it, rounded half up to one decimal; "
     "unknown levels are left out, never counted as 0 or 1, and a roll-up with no known "
-    "level is unknown. Enterprise: every known unit x capability x dimension level; area: "
-    "the known levels of its capabilities; unit: the unit's known levels; heatmap cell: "
-    "the units' levels for that capability x dimension; mover: the unit's known dimensions "
-    "of one capability. The spread is the lowest–highest of the values one step down "
-    "(unit roll-ups, or a unit's levels), shown where they differ."
+    "level is unknown. Cells not applicable to a unit are left out as well, and are not "
+    "counted among the levels possible. Enterprise: every known unit x capability x "
+    "dimension level; area: the known levels of its capabilities; unit: the unit's known "
+    "levels; heatmap cell: the units' levels for that capability x dimension; mover: the "
+    "unit's dimensions of one capability known on system evidence in both cycles. The "
+    "spread is the lowest–highest of the values one step down (unit roll-ups, or a unit's "
+    "levels), shown where they differ. Beside each roll-up: its known levels of those "
+    "possible, how many of them rest on system evidence, and the cells not applicable."
 )
 
 
@@ -71,10 +99,12 @@ class Rollup:
     label: str
     code: str  # area id; "" for the enterprise and units
     level: float | None
-    level_text: str  # "2.4" or "unknown"
+    level_text: str  # "2.4", "unknown", or "n/a" when no cell under it applies
+    marks: str  # printed right after level_text: SURVEY_MARK, LOW_MARK, both or ""
     band: str  # "1".."5" or "unknown": the colour band, see LegendEntry
     spread_text: str  # "1.8–3.1", or "" when fewer than two distinct values
-    coverage_text: str  # known levels of those possible, e.g. "41 of 68"
+    coverage_text: str  # known levels of those possible (not applicable left out): "41 of 66"
+    evidence_text: str  # "41 of 66, 38 on systems, 2 n/a"
     change: Change
 
 
@@ -88,12 +118,14 @@ class DimensionHeading:
 class HeatmapCell:
     dimension_id: str
     level: float | None
-    level_text: str  # "2.5" or "–"
+    level_text: str  # "2.5", "–" (unknown) or "n/a" (applies to no unit)
+    marks: str
     band: str
     units_known: int
-    units_total: int
-    units_text: str  # "3/4": units with a known level / units scored
-    detail_text: str  # "1–4 · 3/4", "3/4" or "unknown"
+    units_total: int  # the units it applies to
+    units_text: str  # "3/4": units with a known level / units it applies to
+    detail_text: str  # "1–4 · 3/4", "3/4", "unknown" or "not applicable"
+    evidence_text: str  # "3 of 4, 2 on systems, 1 n/a"
 
 
 @dataclass(frozen=True)
@@ -113,13 +145,15 @@ class HeatmapArea:
 
 @dataclass(frozen=True)
 class Mover:
-    """A unit x capability roll-up that moved between the two cycles."""
+    """A unit x capability roll-up that moved between the two cycles, on system evidence."""
 
     unit: str
     capability_id: str
     capability_name: str
     before_text: str
+    before_marks: str
     after_text: str
+    after_marks: str
     change: Change
 
 
@@ -139,6 +173,14 @@ class LegendEntry:
 
 
 @dataclass(frozen=True)
+class MarkEntry:
+    """One mark a number may carry, and what it means."""
+
+    mark: str
+    meaning: str
+
+
+@dataclass(frozen=True)
 class ReportContext:
     """Everything the templates show, already computed and formatted."""
 
@@ -155,12 +197,16 @@ class ReportContext:
     heatmap: tuple[HeatmapArea, ...]
     rises: tuple[Mover, ...]
     falls: tuple[Mover, ...]
+    movers_excluded: int  # unit x capability changes left out: they rest on the survey
+    movers_excluded_text: str  # "2 changes resting on the survey are not ...", or ""
     quarantined: tuple[QuarantineEntry, ...]
     stale: tuple[StaleNote, ...]
     sources: tuple[SourceNote, ...]
     quality: tuple[QualityPoint, ...]
     warnings: tuple[DataQualityNote, ...]
     legend: tuple[LegendEntry, ...]
+    marks_legend: tuple[MarkEntry, ...]
+    low_below: float  # a mean confidence under this is marked LOW_MARK
     rollup_rule: str
     change_rule: str
     unknown_meaning: str
@@ -169,17 +215,34 @@ class ReportContext:
 
 
 @dataclass(frozen=True)
-class _Stat:
-    """Known levels under one roll-up: their sum, count and range."""
+class Summary:
+    """The cells under one roll-up: the known levels' sum, count and range, what those
+    levels rest on, their stored confidence, and the cells not applicable."""
 
-    total: int
-    count: int
-    low: int
-    high: int
+    total: int = 0
+    count: int = 0  # known levels
+    low: int | None = None
+    high: int | None = None
+    on_systems: int = 0  # known levels judged on system evidence (system or blended)
+    on_survey: int = 0  # known levels resting on the survey alone
+    confidence_total: float = 0.0
+    rated: int = 0  # known levels with a stored confidence
+    not_applicable: int = 0
 
     @property
-    def mean(self) -> Decimal:
+    def mean(self) -> Decimal | None:
+        """The roll-up rule: the mean of the known levels, half up; None when none is."""
+        if not self.count:
+            return None
         return half_up(Decimal(self.total) / Decimal(self.count))
+
+    @property
+    def confidence(self) -> float | None:
+        """The mean confidence of the known levels that have one."""
+        return self.confidence_total / self.rated if self.rated else None
+
+
+EMPTY = Summary()
 
 
 @dataclass(frozen=True)
@@ -187,13 +250,14 @@ class _Rollups:
     """All roll-ups of one cycle's scores, keyed by what they roll up."""
 
     units: tuple[str, ...]
-    enterprise: _Stat | None
-    by_area: Mapping[Any, _Stat]
-    by_unit: Mapping[Any, _Stat]
-    by_unit_area: Mapping[Any, _Stat]
-    by_cell: Mapping[Any, _Stat]
-    by_unit_capability: Mapping[Any, _Stat]
-    by_capability: Mapping[Any, _Stat]
+    enterprise: Summary
+    by_area: Mapping[Any, Summary]
+    by_unit: Mapping[Any, Summary]
+    by_unit_area: Mapping[Any, Summary]
+    by_cell: Mapping[Any, Summary]
+    by_unit_capability: Mapping[Any, Summary]
+    by_capability: Mapping[Any, Summary]
+    on_systems_by_unit_capability: Mapping[Any, Summary]  # levels on system evidence only
 
 
 def build_report_context(
@@ -212,62 +276,81 @@ def build_report_context(
     warnings: Sequence[DataQualityNote] = (),
     cycle_months: str = "",
     improvement: Improvement | None = None,
+    low_below: float = LOW_CONFIDENCE_BELOW,
 ) -> ReportContext:
     """Reduce this cycle's and the previous cycle's scores to the report's plain values.
 
     Give `previous_cycle_id` and `previous_scores` together, or neither (a first cycle).
+    The frames may carry `basis` and `confidence` (see `btm.store.scores_frame`); without
+    them every known level counts as judged on system evidence, of unknown confidence.
+    `low_below` is the rubric's `confidence.low_below`.
     """
     if (previous_cycle_id is None) != (previous_scores is None):
         raise ValueError("give previous_cycle_id and previous_scores together, or neither")
-    current = _rollups(_checked_scores(scores, catalog, "scores"))
+    current = _rollups(checked_scores(scores, catalog, "scores"))
     previous = (
         None
         if previous_scores is None
-        else _rollups(_checked_scores(previous_scores, catalog, "previous_scores"))
+        else _rollups(checked_scores(previous_scores, catalog, "previous_scores"))
     )
     n_units = len(current.units)
     n_dimensions = len(catalog.dimensions)
 
-    enterprise = _rollup(
-        label="Enterprise",
-        code="",
-        stat=current.enterprise,
-        previous=None if previous is None else previous.enterprise,
-        has_previous=previous is not None,
-        spread=[current.by_unit[u].mean for u in current.units if u in current.by_unit],
-        possible=n_units * len(catalog.capabilities) * n_dimensions,
+    def rollup(
+        label: str,
+        code: str,
+        summary: Summary,
+        before: Summary | None,
+        spread: Sequence[Decimal],
+        cells: int,
+    ) -> Rollup:
+        return _rollup(
+            label=label,
+            code=code,
+            summary=summary,
+            previous=before,
+            has_previous=previous is not None,
+            spread=spread,
+            cells=cells,
+            low_below=low_below,
+        )
+
+    enterprise = rollup(
+        "Enterprise",
+        "",
+        current.enterprise,
+        None if previous is None else previous.enterprise,
+        _means(current.by_unit.get(u) for u in current.units),
+        n_units * len(catalog.capabilities) * n_dimensions,
     )
     areas = tuple(
-        _rollup(
-            label=area.name,
-            code=area.id,
-            stat=current.by_area.get(area.id),
-            previous=None if previous is None else previous.by_area.get(area.id),
-            has_previous=previous is not None,
-            spread=[
-                current.by_unit_area[(u, area.id)].mean
-                for u in current.units
-                if (u, area.id) in current.by_unit_area
-            ],
-            possible=n_units * n_dimensions * sum(c.area == area.id for c in catalog.capabilities),
+        rollup(
+            area.name,
+            area.id,
+            current.by_area.get(area.id, EMPTY),
+            None if previous is None else previous.by_area.get(area.id),
+            _means(current.by_unit_area.get((u, area.id)) for u in current.units),
+            n_units * n_dimensions * sum(c.area == area.id for c in catalog.capabilities),
         )
         for area in catalog.areas
     )
     units = tuple(
-        _rollup(
-            label=unit,
-            code="",
-            stat=current.by_unit.get(unit),
-            previous=None if previous is None else previous.by_unit.get(unit),
-            has_previous=previous is not None,
-            spread=_level_range(current.by_unit.get(unit)),
-            possible=len(catalog.capabilities) * n_dimensions,
+        rollup(
+            unit,
+            "",
+            current.by_unit.get(unit, EMPTY),
+            None if previous is None else previous.by_unit.get(unit),
+            _level_range(current.by_unit.get(unit, EMPTY)),
+            len(catalog.capabilities) * n_dimensions,
         )
         for unit in current.units
     )
-    rises, falls = _movers(current, previous, catalog)
+    rises, falls, excluded = _movers(current, previous, catalog, low_below)
     change = enterprise.change
-    subject = f"BTM maturity trend report {cycle_id}: enterprise {enterprise.level_text}"
+    subject = (
+        f"BTM maturity trend report {cycle_id}: enterprise "
+        f"{enterprise.level_text}{enterprise.marks}"
+    )
     if change.direction != "none":
         subject += f" ({change.text})"
     return ReportContext(
@@ -281,9 +364,11 @@ def build_report_context(
         areas=areas,
         units=units,
         dimensions=tuple(DimensionHeading(id=d.id, name=d.name) for d in catalog.dimensions),
-        heatmap=_heatmap(current, catalog),
+        heatmap=_heatmap(current, catalog, low_below),
         rises=rises,
         falls=falls,
+        movers_excluded=excluded,
+        movers_excluded_text=movers_excluded_text(excluded),
         quarantined=tuple(
             QuarantineEntry(
                 source=note.source,
@@ -298,6 +383,8 @@ def build_report_context(
         quality=tuple(quality),
         warnings=tuple(warnings),
         legend=_legend(catalog),
+        marks_legend=marks_legend(low_below),
+        low_below=low_below,
         rollup_rule=ROLLUP_RULE,
         change_rule=CHANGE_RULE,
         unknown_meaning=UNKNOWN_MEANING,
@@ -306,11 +393,14 @@ def build_report_context(
     )
 
 
-def _checked_scores(scores: pd.DataFrame, catalog: Catalog, name: str) -> pd.DataFrame:
+def checked_scores(scores: pd.DataFrame, catalog: Catalog, name: str) -> pd.DataFrame:
+    """The scores checked against the catalogue, with each capability's area and what
+    each level rests on, ready for `summarise`."""
     missing = [c for c in SCORE_COLUMNS if c not in scores.columns]
     if missing:
         raise ValueError(f"{name} lacks column(s) {', '.join(missing)}; expected {SCORE_COLUMNS}")
-    frame = scores.loc[:, list(SCORE_COLUMNS)].copy()
+    present = [c for c in EVIDENCE_COLUMNS if c in scores.columns]
+    frame = scores.loc[:, [*SCORE_COLUMNS, *present]].copy()
     frame["unit"] = frame["unit"].astype(str)
     frame["level"] = frame["level"].astype("Int64")
     for column, known in (
@@ -331,82 +421,195 @@ def _checked_scores(scores: pd.DataFrame, catalog: Catalog, name: str) -> pd.Dat
         )
     if frame.duplicated(subset=["unit", "capability", "dimension"]).any():
         raise ValueError(f"{name}: more than one row for a unit x capability x dimension")
+    has_level = frame["level"].notna()
+    # A row without a basis reads as a legacy row does: a level on system evidence.
+    legacy = has_level.map({True: str(Basis.SYSTEM), False: str(Basis.UNKNOWN)})
+    basis = frame["basis"] if "basis" in frame.columns else pd.Series(None, index=frame.index)
+    frame["basis"] = basis.where(basis.notna(), legacy).astype(str)
+    strangers = sorted(set(frame["basis"]) - {str(b) for b in Basis})
+    if strangers:
+        raise ValueError(
+            f"{name}: column basis has {', '.join(strangers)}; "
+            f"expected one of {', '.join(str(b) for b in Basis)}"
+        )
+    levelless = frame["basis"].isin([str(Basis.NOT_APPLICABLE), str(Basis.UNKNOWN)])
+    if (levelless & has_level).any():
+        raise ValueError(f"{name}: a row of basis not_applicable or unhas_level has a level")
+    confidence = (
+        frame["confidence"] if "confidence" in frame.columns else pd.Series(None, index=frame.index)
+    )
+    frame["confidence"] = pd.to_numeric(confidence, errors="coerce").astype(float)
+    frame["on_systems"] = has_level & frame["basis"].isin(ON_EVIDENCE)
+    frame["on_survey"] = has_level & (frame["basis"] == str(Basis.SURVEY))
+    frame["rated"] = has_level & frame["confidence"].notna()
+    frame["rated_confidence"] = frame["confidence"].where(frame["rated"], 0.0)
+    frame["not_applicable"] = frame["basis"] == str(Basis.NOT_APPLICABLE)
     area_of = {c.id: c.area for c in catalog.capabilities}
     frame["area"] = frame["capability"].map(area_of)
     return frame
 
 
-def _rollups(frame: pd.DataFrame) -> _Rollups:
-    known = frame.dropna(subset=["level"])
-    enterprise = (
-        None
-        if known.empty
-        else _Stat(
-            total=int(known["level"].sum()),
-            count=len(known),
-            low=int(known["level"].min()),
-            high=int(known["level"].max()),
-        )
-    )
-    return _Rollups(
-        units=tuple(sorted(frame["unit"].unique())),
-        enterprise=enterprise,
-        by_area=_stats(known, ["area"]),
-        by_unit=_stats(known, ["unit"]),
-        by_unit_area=_stats(known, ["unit", "area"]),
-        by_cell=_stats(known, ["capability", "dimension"]),
-        by_unit_capability=_stats(known, ["unit", "capability"]),
-        by_capability=_stats(known, ["capability"]),
-    )
-
-
-def _stats(known: pd.DataFrame, keys: list[str]) -> dict[Any, _Stat]:
-    """Sum, count and range of the known levels per group, in one vectorised pass.
+def summarise(frame: pd.DataFrame, keys: Sequence[str]) -> dict[Any, Summary]:
+    """Each group's Summary, in one vectorised pass over a `checked_scores` frame; no key
+    gives the whole frame's, under the key None.
 
     Keys are the group's value, or a tuple of values when grouped by several columns.
     """
-    if known.empty:
+    if frame.empty:
         return {}
-    grouped = known.groupby(keys, sort=False)["level"].agg(["sum", "count", "min", "max"])
+    columns = list(keys) or ["_whole"]
+    grouped = (
+        frame.assign(_whole=0)
+        .groupby(columns, sort=False)
+        .agg(
+            total=("level", "sum"),
+            count=("level", "count"),
+            low=("level", "min"),
+            high=("level", "max"),
+            on_systems=("on_systems", "sum"),
+            on_survey=("on_survey", "sum"),
+            confidence_total=("rated_confidence", "sum"),
+            rated=("rated", "sum"),
+            not_applicable=("not_applicable", "sum"),
+        )
+    )
     return {
-        key: _Stat(
-            total=int(values["sum"]),
+        (key if keys else None): Summary(
+            total=int(values["total"]),
             count=int(values["count"]),
-            low=int(values["min"]),
-            high=int(values["max"]),
+            low=None if pd.isna(values["low"]) else int(values["low"]),
+            high=None if pd.isna(values["high"]) else int(values["high"]),
+            on_systems=int(values["on_systems"]),
+            on_survey=int(values["on_survey"]),
+            confidence_total=float(values["confidence_total"]),
+            rated=int(values["rated"]),
+            not_applicable=int(values["not_applicable"]),
         )
         for key, values in grouped.to_dict("index").items()
     }
+
+
+def summary_of(frame: pd.DataFrame) -> Summary:
+    """The Summary of every cell of a `checked_scores` frame."""
+    return summarise(frame, ()).get(None, EMPTY)
+
+
+def marks_of(summary: Summary, low_below: float) -> str:
+    """The marks a roll-up carries: SURVEY_MARK when a known level under it rests on the
+    survey alone, LOW_MARK when its known levels' mean confidence is below `low_below`."""
+    marks = SURVEY_MARK if summary.on_survey else ""
+    confidence = summary.confidence
+    if confidence is not None and confidence < low_below:
+        marks += LOW_MARK
+    return marks
+
+
+def possible(summary: Summary, cells: int) -> int:
+    """The levels a roll-up could know: its cells, less those not applicable."""
+    return max(cells - summary.not_applicable, 0)
+
+
+def coverage_text(summary: Summary, cells: int) -> str:
+    return f"{summary.count} of {possible(summary, cells)}"
+
+
+def evidence_text(summary: Summary, cells: int) -> str:
+    """Its coverage, how many of its levels rest on system evidence, and its cells not
+    applicable: "41 of 66, 38 on systems, 2 n/a"."""
+    text = f"{coverage_text(summary, cells)}, {summary.on_systems} on systems"
+    if summary.not_applicable:
+        text += f", {summary.not_applicable} {NOT_APPLICABLE_TEXT}"
+    return text
+
+
+def level_text(summary: Summary, cells: int, unknown: str = "unknown") -> str:
+    """The level, `unknown` without a known level, or "n/a" when no cell applies."""
+    mean = summary.mean
+    if mean is not None:
+        return f"{mean:.1f}"
+    if summary.not_applicable and not possible(summary, cells):
+        return NOT_APPLICABLE_TEXT
+    return unknown
+
+
+def marks_legend(low_below: float = LOW_CONFIDENCE_BELOW) -> tuple[MarkEntry, ...]:
+    return (
+        MarkEntry(
+            SURVEY_MARK,
+            "rests in part on the self-assessment survey alone, not on system evidence",
+        ),
+        MarkEntry(
+            LOW_MARK,
+            f"low confidence (below {low_below:g}): little of the population measured, "
+            "few rows or stale evidence",
+        ),
+        MarkEntry(
+            NOT_APPLICABLE_TEXT,
+            "not applicable to the unit (the rubric says why); left out of every roll-up "
+            "and of the levels possible",
+        ),
+    )
+
+
+def movers_excluded_text(excluded: int) -> str:
+    if not excluded:
+        return ""
+    if excluded == 1:
+        return "1 change resting on the survey is not counted as a mover."
+    return f"{excluded} changes resting on the survey are not counted as movers."
+
+
+def _rollups(frame: pd.DataFrame) -> _Rollups:
+    return _Rollups(
+        units=tuple(sorted(frame["unit"].unique())),
+        enterprise=summary_of(frame),
+        by_area=summarise(frame, ["area"]),
+        by_unit=summarise(frame, ["unit"]),
+        by_unit_area=summarise(frame, ["unit", "area"]),
+        by_cell=summarise(frame, ["capability", "dimension"]),
+        by_unit_capability=summarise(frame, ["unit", "capability"]),
+        by_capability=summarise(frame, ["capability"]),
+        on_systems_by_unit_capability=summarise(frame[frame["on_systems"]], ["unit", "capability"]),
+    )
 
 
 def _rollup(
     *,
     label: str,
     code: str,
-    stat: _Stat | None,
-    previous: _Stat | None,
+    summary: Summary,
+    previous: Summary | None,
     has_previous: bool,
     spread: Sequence[Decimal],
-    possible: int,
+    cells: int,
+    low_below: float,
 ) -> Rollup:
-    mean = None if stat is None else stat.mean
+    mean = summary.mean
     return Rollup(
         label=label,
         code=code,
         level=None if mean is None else float(mean),
-        level_text=_level_text(mean),
+        level_text=level_text(summary, cells),
+        marks=marks_of(summary, low_below),
         band=_band(mean),
         spread_text=_spread_text(spread),
-        coverage_text=f"{0 if stat is None else stat.count} of {possible}",
+        coverage_text=coverage_text(summary, cells),
+        evidence_text=evidence_text(summary, cells),
         change=_change(mean, None if previous is None else previous.mean, has_previous),
     )
 
 
-def _level_range(stat: _Stat | None) -> list[Decimal]:
-    return [] if stat is None else [Decimal(stat.low), Decimal(stat.high)]
+def _means(summaries: Iterable[Summary | None]) -> list[Decimal]:
+    return [m for m in (s.mean for s in summaries if s is not None) if m is not None]
 
 
-def _heatmap(current: _Rollups, catalog: Catalog) -> tuple[HeatmapArea, ...]:
+def _level_range(summary: Summary) -> list[Decimal]:
+    if summary.low is None or summary.high is None:
+        return []
+    return [Decimal(summary.low), Decimal(summary.high)]
+
+
+def _heatmap(current: _Rollups, catalog: Catalog, low_below: float) -> tuple[HeatmapArea, ...]:
     n_units = len(current.units)
     groups = []
     for area in catalog.areas:
@@ -414,14 +617,18 @@ def _heatmap(current: _Rollups, catalog: Catalog) -> tuple[HeatmapArea, ...]:
         for capability in (c for c in catalog.capabilities if c.area == area.id):
             cells = [
                 _heat_cell(
-                    dimension.id, current.by_cell.get((capability.id, dimension.id)), n_units
+                    dimension.id,
+                    current.by_cell.get((capability.id, dimension.id), EMPTY),
+                    n_units,
+                    low_below,
                 )
                 for dimension in catalog.dimensions
             ]
             overall = _heat_cell(
                 "capability",
-                current.by_capability.get(capability.id),
+                current.by_capability.get(capability.id, EMPTY),
                 n_units * len(catalog.dimensions),
+                low_below,
             )
             rows.append(
                 HeatmapRow(
@@ -435,55 +642,75 @@ def _heatmap(current: _Rollups, catalog: Catalog) -> tuple[HeatmapArea, ...]:
     return tuple(groups)
 
 
-def _heat_cell(dimension_id: str, stat: _Stat | None, possible: int) -> HeatmapCell:
-    mean = None if stat is None else stat.mean
+def _heat_cell(dimension_id: str, summary: Summary, cells: int, low_below: float) -> HeatmapCell:
+    mean = summary.mean
+    applies = possible(summary, cells)
     return HeatmapCell(
         dimension_id=dimension_id,
         level=None if mean is None else float(mean),
-        level_text="–" if mean is None else f"{mean:.1f}",
+        level_text=level_text(summary, cells, unknown="–"),
+        marks=marks_of(summary, low_below),
         band=_band(mean),
-        units_known=0 if stat is None else stat.count,
-        units_total=possible,
-        units_text=f"{0 if stat is None else stat.count}/{possible}",
-        detail_text=_cell_detail(stat, possible),
+        units_known=summary.count,
+        units_total=applies,
+        units_text=f"{summary.count}/{applies}",
+        detail_text=_cell_detail(summary, cells),
+        evidence_text=evidence_text(summary, cells),
     )
 
 
-def _cell_detail(stat: _Stat | None, n_units: int) -> str:
-    if stat is None:
+def _cell_detail(summary: Summary, cells: int) -> str:
+    if summary.low is None or summary.high is None:
+        if level_text(summary, cells) == NOT_APPLICABLE_TEXT:
+            return "not applicable"
         return "unknown"
-    units = f"{stat.count}/{n_units}"
-    if stat.low == stat.high:
+    units = f"{summary.count}/{possible(summary, cells)}"
+    if summary.low == summary.high:
         return units
-    return f"{stat.low}–{stat.high} · {units}"
+    return f"{summary.low}–{summary.high} · {units}"
 
 
 def _movers(
-    current: _Rollups, previous: _Rollups | None, catalog: Catalog
-) -> tuple[tuple[Mover, ...], tuple[Mover, ...]]:
-    """The unit x capability roll-ups known in both cycles that rose or fell the most."""
+    current: _Rollups, previous: _Rollups | None, catalog: Catalog, low_below: float
+) -> tuple[tuple[Mover, ...], tuple[Mover, ...], int]:
+    """The unit x capability roll-ups known on system evidence in both cycles that rose
+    or fell the most, and how many other roll-ups changed: those changes rest on the
+    survey."""
     if previous is None:
-        return (), ()
+        return (), (), 0
     order = {capability_id: index for index, capability_id in enumerate(catalog.capability_ids)}
-    moved: list[tuple[Decimal, str, str, Decimal, Decimal]] = []
-    for key, stat in current.by_unit_capability.items():
-        before = previous.by_unit_capability.get(key)
-        if before is None:
+    moved: list[tuple[Decimal, str, str, Summary, Summary]] = []
+    for key, summary in current.on_systems_by_unit_capability.items():
+        before = previous.on_systems_by_unit_capability.get(key)
+        if before is None or before.mean is None or summary.mean is None:
             continue  # unknown last cycle: a "new" level, not a movement
         unit, capability_id = key
-        delta = stat.mean - before.mean
+        delta = summary.mean - before.mean
         if delta != 0:
-            moved.append((delta, str(unit), str(capability_id), before.mean, stat.mean))
+            moved.append((delta, str(unit), str(capability_id), before, summary))
+    on_systems = {(unit, capability_id) for _, unit, capability_id, _, _ in moved}
+    excluded = 0
+    for key, summary in current.by_unit_capability.items():
+        before = previous.by_unit_capability.get(key)
+        if before is None or before.mean is None or summary.mean is None:
+            continue
+        # Without a survey level on either side both roll-ups are the same, so a change
+        # that is no mover on system evidence is one the survey made.
+        if summary.mean != before.mean and (str(key[0]), str(key[1])) not in on_systems:
+            excluded += 1
 
-    def mover(item: tuple[Decimal, str, str, Decimal, Decimal]) -> Mover:
+    def mover(item: tuple[Decimal, str, str, Summary, Summary]) -> Mover:
         _, unit, capability_id, before, after = item
+        assert before.mean is not None and after.mean is not None  # known on both sides
         return Mover(
             unit=unit,
             capability_id=capability_id,
             capability_name=catalog.capability(capability_id).name,
-            before_text=f"{before:.1f}",
-            after_text=f"{after:.1f}",
-            change=_change(after, before, True),
+            before_text=f"{before.mean:.1f}",
+            before_marks=marks_of(before, low_below),
+            after_text=f"{after.mean:.1f}",
+            after_marks=marks_of(after, low_below),
+            change=_change(after.mean, before.mean, True),
         )
 
     # Ties are broken by unit then catalogue order, so the same scores give the same list.
@@ -492,6 +719,7 @@ def _movers(
     return (
         tuple(mover(m) for m in rises[:MOVERS_SHOWN]),
         tuple(mover(m) for m in falls[:MOVERS_SHOWN]),
+        excluded,
     )
 
 
@@ -506,10 +734,6 @@ def _change(current: Decimal | None, previous: Decimal | None, has_previous: boo
     if delta < 0:
         return Change(direction="down", delta=float(delta), text=f"▼{-delta:.1f}")
     return Change(direction="same", delta=0.0, text="=0.0")
-
-
-def _level_text(mean: Decimal | None) -> str:
-    return "unknown" if mean is None else f"{mean:.1f}"
 
 
 def _band(mean: Decimal | None) -> str:

@@ -4,25 +4,23 @@
 
 from __future__ import annotations
 
+import itertools
 import operator
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from btm.catalog import DATA_DIR, Catalog, load_catalog, read_yaml
 from btm.errors import ConfigurationError
 from btm.metrics import METRICS, MetricPolicy
 from btm.resources import reread_when_changed
-from btm.scoring.survey import SurveyPolicy
+from btm.scoring.survey import ConfidencePolicy, SurveyPolicy
 from btm.vocabulary import Outcome
 
 RUBRIC_FILE = DATA_DIR / "rubric.yaml"
-
-
-Basis = Literal["system", "survey", "none"]
 
 
 KNOWN: frozenset[Outcome] = frozenset({Outcome.PASS, Outcome.FAIL})
@@ -37,6 +35,8 @@ OPERATORS: dict[str, Callable[[float, float], bool]] = {
 
 
 _RULE = re.compile(r"^\s*(\w+)\s*(>=|<=|>|<)\s*(\S.*?)\s*$")
+# Level 5's rule on history: "metric held >= 0.85 or improved".
+_TREND = re.compile(r"^\s*(\w+)\s+held\s*(>=|<=|>|<)\s*(\S+)\s+or\s+improved\s*$")
 
 
 CELL_SETTINGS = frozenset({"ladder", "applies", "max_age_days", "rationale", "improve"})
@@ -87,13 +87,27 @@ class Rule:
     improve: str
     max_age_days: int
     applies: Condition | None = None
+    # A rule on history: the metric held the band (operator threshold) in this cycle and the
+    # earlier ones, or improved over them (higher is better for >=, lower for <=).
+    trend: bool = False
 
     @property
     def text(self) -> str:
+        if self.trend:
+            return f"{self.metric} held {self.operator} {self.threshold:g} or improved"
         return f"{self.metric} {self.operator} {self.threshold:g}"
 
     def holds(self, value: float) -> bool:
         return OPERATORS[self.operator](value, self.threshold)
+
+    def improved(self, values: list[float]) -> bool:
+        """True when every value held the band, or each moved the better way (or stayed)
+        and the last is better than the first."""
+        if all(self.holds(v) for v in values):
+            return True
+        better = operator.ge if self.operator in (">=", ">") else operator.le
+        steps = itertools.pairwise(values)
+        return all(better(b, a) for a, b in steps) and values[-1] != values[0]
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -104,6 +118,7 @@ class Rule:
             "metric": self.metric,
             "operator": self.operator,
             "threshold": self.threshold,
+            "trend": self.trend,
             "applies": self.applies.text if self.applies else None,
             "max_age_days": self.max_age_days,
             "description": self.description,
@@ -129,6 +144,10 @@ class Rubric:
     max_age_days: int
     levels: tuple[int, ...]  # the levels rules are written for: the catalogue's above the first
     metric_policy: MetricPolicy
+    confidence: ConfidencePolicy
+    history_cycles: int  # the earlier cycles a trend rule reads
+    rationales: dict[tuple[str, str], str]  # each cell's rationale, as written
+    bands: str = ""  # where the thresholds come from
 
     def to_json(self) -> dict[str, Any]:
         return {"version": self.version, "rules": [r.to_json() for r in self.rules]}
@@ -150,16 +169,20 @@ def _parse_rule(path: Path, where: str, text: str) -> tuple[str, str, Any]:
     match = _RULE.match(str(text))
     if not match:
         raise ConfigurationError(
-            f"{path}: {where}: cannot read rule {text!r}; write 'metric >= threshold'"
+            f"{path}: {where}: cannot read rule {text!r}; write 'metric >= threshold', or "
+            "'metric held >= threshold or improved' for a rule on history"
         )
     metric, op, threshold = match.groups()
+    return metric, op, _number(path, where, threshold)
+
+
+def _number(path: Path, where: str, threshold: str) -> Any:
     try:
-        value = yaml_number(threshold)
+        return yaml_number(threshold)
     except ValueError as exc:
         raise ConfigurationError(
             f"{path}: {where}: threshold {threshold!r} is not a number"
         ) from exc
-    return metric, op, value
 
 
 def yaml_number(text: str) -> Any:
@@ -180,9 +203,32 @@ def _what(metric: str, planned: Mapping[str, PlannedMetric]) -> str:
 def _describe(metric: str, op: str, threshold: float, planned: Mapping[str, PlannedMetric]) -> str:
     definition = METRICS.get(metric)
     what = _what(metric, planned)
-    words = {">=": "at least", ">": "more than", "<=": "at most", "<": "less than"}[op]
     shown = format_value(metric, threshold) if definition else f"{threshold:g}"
-    return f"{what}: {words} {shown}"
+    return f"{what}: {_WORDS_OF[op]} {shown}"
+
+
+_WORDS_OF = {">=": "at least", ">": "more than", "<=": "at most", "<": "less than"}
+
+
+def _describe_trend(
+    metric: str, op: str, threshold: float, planned: Mapping[str, PlannedMetric], cycles: int
+) -> str:
+    what = _what(metric, planned)
+    shown = format_value(metric, threshold)
+    return (
+        f"{what}: held {_WORDS_OF[op]} {shown}, or improved, over this cycle and the "
+        f"{cycles} before"
+    )
+
+
+def _improve_trend(
+    metric: str, op: str, threshold: float, planned: Mapping[str, PlannedMetric]
+) -> str:
+    what = _what(metric, planned)
+    return (
+        f"Keep the {what[0].lower()}{what[1:]} at {format_value(metric, threshold)} or "
+        "better, or improving, cycle after cycle."
+    )
 
 
 def _improve(metric: str, op: str, threshold: float, planned: Mapping[str, PlannedMetric]) -> str:
@@ -209,6 +255,7 @@ def _cell_rules(
     catalog: Catalog,
     max_age_days: int,
     planned: Mapping[str, PlannedMetric],
+    history_cycles: int,
 ) -> Iterator[Rule]:
     where = f"cells.{capability}.{dimension}"
     levels = catalog.level_numbers[1:]  # level 1 is where every capability starts
@@ -224,7 +271,12 @@ def _cell_rules(
         applies = Condition(metric, op, float(threshold))
     age = int(spec.get("max_age_days", max_age_days))
 
-    def rule(level: int, metric: str, op: str, threshold: float) -> Rule:
+    def rule(level: int, metric: str, op: str, threshold: float, trend: bool = False) -> Rule:
+        describe = (
+            _describe_trend(metric, op, threshold, planned, history_cycles)
+            if trend
+            else _describe(metric, op, threshold, planned)
+        )
         return Rule(
             id=f"{capability}.{dimension}.L{level}.{metric}",
             capability=capability,
@@ -233,11 +285,15 @@ def _cell_rules(
             metric=metric,
             operator=op,
             threshold=threshold,
-            description=_describe(metric, op, threshold, planned),
+            description=describe,
             rationale=_rationale(catalog, capability, level, spec.get("rationale")),
-            improve=str(spec.get("improve") or _improve(metric, op, threshold, planned)),
+            improve=str(
+                spec.get("improve")
+                or (_improve_trend if trend else _improve)(metric, op, threshold, planned)
+            ),
             max_age_days=age,
             applies=applies,
+            trend=trend,
         )
 
     if "ladder" in spec:
@@ -251,6 +307,11 @@ def _cell_rules(
             yield rule(level, metric, op, threshold)
     for level in levels:
         for text in spec.get(level, []):
+            trend = _TREND.match(str(text))
+            if trend:
+                metric, op, threshold = trend.groups()
+                yield rule(level, metric, op, _number(path, f"{where}.{level}", threshold), True)
+                continue
             metric, op, threshold = _parse_rule(path, f"{where}.{level}", text)
             yield rule(level, metric, op, threshold)
 
@@ -269,13 +330,35 @@ def build_rubric(path: Path, raw: Any, catalog: Catalog) -> Rubric:
             rule=str(survey_spec["rule"]),
             lowest=catalog.lowest_level,
             highest=catalog.highest_level,
+            max_age_days=int(survey_spec["max_age_days"]),
+            cap_level=int(survey_spec["cap_level"]),
         )
+        confidence_spec = raw["confidence"]
+        confidence = ConfidencePolicy(
+            full_sample=int(confidence_spec["full_sample"]),
+            stale_factor=float(confidence_spec["stale_factor"]),
+            low_below=float(confidence_spec["low_below"]),
+            agreement=float(confidence_spec["agreement"]),
+            divergence=float(confidence_spec["divergence"]),
+            survey=float(confidence_spec["survey"]),
+            rule=str(confidence_spec["rule"]),
+        )
+        history_cycles = int(raw["history_cycles"])
         policy = raw["metric_policy"]
         metric_policy = MetricPolicy(
             fresh_days=int(policy["fresh_days"]),
             review_days=int(policy["review_days"]),
             serious_risk_severities=tuple(str(s) for s in policy["serious_risk_severities"]),
+            application_review_days=int(policy["application_review_days"]),
+            vendor_review_days=int(policy["vendor_review_days"]),
+            good_vendor_score=float(policy["good_vendor_score"]),
+            tolerance=float(policy["tolerance"]),
         )
+        rationales = {
+            (capability, dimension): str(spec.get("rationale") or "")
+            for capability, dimensions in raw["cells"].items()
+            for dimension, spec in dimensions.items()
+        }
         rules = [
             rule
             for capability, dimensions in raw["cells"].items()
@@ -288,6 +371,7 @@ def build_rubric(path: Path, raw: Any, catalog: Catalog) -> Rubric:
                 catalog=catalog,
                 max_age_days=max_age,
                 planned=planned,
+                history_cycles=history_cycles,
             )
         ]
         rubric = Rubric(
@@ -299,6 +383,10 @@ def build_rubric(path: Path, raw: Any, catalog: Catalog) -> Rubric:
             max_age,
             catalog.level_numbers[1:],
             metric_policy,
+            confidence,
+            history_cycles,
+            rationales,
+            str(raw.get("bands") or ""),
         )
     except KeyError as exc:
         raise ConfigurationError(
@@ -309,6 +397,13 @@ def build_rubric(path: Path, raw: Any, catalog: Catalog) -> Rubric:
         raise ConfigurationError(f"{path}: malformed rubric ({exc})") from exc
     if not 0 < survey.weight <= 1:
         raise ConfigurationError(f"{path}: survey.weight must be above 0 and at most 1")
+    if not catalog.lowest_level <= survey.cap_level <= catalog.highest_level:
+        raise ConfigurationError(
+            f"{path}: survey.cap_level must be a level of the catalogue, "
+            f"{catalog.lowest_level} to {catalog.highest_level}"
+        )
+    if history_cycles < 1:
+        raise ConfigurationError(f"{path}: history_cycles must be at least 1")
     _check(path, rubric, catalog)
     return rubric
 
@@ -334,7 +429,7 @@ def _check(path: Path, rubric: Rubric, catalog: Catalog) -> None:
             if name not in METRICS and name not in rubric.planned:
                 raise ConfigurationError(
                     f"{path}: rule {rule.id} uses unknown metric {name!r}; "
-                    "use a metric from btm/metrics.py or declare it under planned_metrics"
+                    "use a metric from btm/metrics/ or declare it under planned_metrics"
                 )
 
 

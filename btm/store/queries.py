@@ -32,7 +32,7 @@ from btm.store.tables import (
     SourceFetch,
     utcnow,
 )
-from btm.vocabulary import BatchStatus, Phase
+from btm.vocabulary import Basis, BatchStatus, Phase
 
 ROW_CHUNK = 50_000
 OPENED_REASON = "opened to gather its evidence"
@@ -595,12 +595,58 @@ def _version_order(version: str) -> list[str | int]:
     return [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", version)]
 
 
+def metric_history(
+    *, engine: sa.Engine, cycle_id: str, rubric_version: str, cycles: int
+) -> dict[str, dict[str, list[float | None]]]:
+    """Per unit and metric, the values its scores' traces recorded in the `cycles` scored
+    cycles before `cycle_id`, oldest first (None where a cycle did not measure it): from
+    each cycle's set under `rubric_version` when it has one, else its original set."""
+    with session_scope(engine) as session:
+        statement = select(Cycle).where(
+            col(Cycle.id) < cycle_id, col(Cycle.completed_at).is_not(None)
+        )
+        earlier = list(session.exec(statement.order_by(col(Cycle.id).desc()).limit(cycles)))
+        history: dict[str, dict[str, list[float | None]]] = {}
+        for position, cycle in enumerate(reversed(earlier)):
+            versions = rubric_versions(session=session, cycle_id=cycle.id)
+            version = rubric_version if rubric_version in versions else cycle.rubric_version
+            for score in get_scores(session=session, cycle_id=cycle.id, rubric_version=version):
+                by_metric = history.setdefault(score.unit, {})
+                for entry in score.trace:
+                    metric, value = entry.get("metric"), entry.get("value")
+                    if not metric or entry.get("rule") == "survey":
+                        continue
+                    values = by_metric.setdefault(metric, [None] * len(earlier))
+                    if value is not None:
+                        values[position] = float(value)
+    return history
+
+
+def basis_of(score: Score) -> Basis:
+    """What a stored level rests on; for a score stored before rubric 2027.1, read from its
+    trace (a survey entry: the survey; else system evidence, or unknown without a level)."""
+    if score.basis:
+        return Basis(score.basis)
+    if any(entry.get("rule") == "survey" for entry in score.trace):
+        return Basis.SURVEY
+    return Basis.UNKNOWN if score.level is None else Basis.SYSTEM
+
+
+SCORE_FRAME_COLUMNS = ["unit", "capability", "dimension", "level", "basis", "confidence"]
+
+
 def scores_frame(scores: Sequence[Score]) -> pd.DataFrame:
+    """The scores as a frame: level (Int64, <NA> when unknown), basis and confidence (NaN
+    when none was stored)."""
     frame = pd.DataFrame(
-        [(s.unit, s.capability, s.dimension, s.level) for s in scores],
-        columns=["unit", "capability", "dimension", "level"],
+        [
+            (s.unit, s.capability, s.dimension, s.level, str(basis_of(s)), s.confidence)
+            for s in scores
+        ],
+        columns=SCORE_FRAME_COLUMNS,
     )
     frame["level"] = frame["level"].astype("Int64")
+    frame["confidence"] = frame["confidence"].astype(float)
     return frame
 
 

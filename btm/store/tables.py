@@ -112,6 +112,16 @@ class Score(SQLModel, table=True):
     level: int | None = None
     target_level: int | None = Field(default=None, description="the level the target state asks")
     gap: int | None = Field(default=None, description="target_level - level; None when unknown")
+    basis: str | None = Field(
+        default=None,
+        description="system, blended, survey, not_applicable or unknown; None on a score "
+        "stored before rubric 2027.1 (read from its trace)",
+    )
+    confidence: float | None = Field(
+        default=None, description="0-1, from the coverage, sample and age of its evidence"
+    )
+    says: int | None = Field(default=None, description="the level the unit's survey says")
+    stale: bool = Field(default=False, description="a rule behind it judged stale evidence")
     rubric_version: str
     trace: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
     evidence_hashes: list[str] = Field(default_factory=list, sa_column=Column(JSON))

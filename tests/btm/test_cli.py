@@ -62,6 +62,8 @@ def test_sample_writes_the_exports(tmp_path: Path) -> None:
     out = tmp_path / "out"
     assert len(list(out.rglob("investments-*.csv"))) == len(list(out.rglob("projects-*.csv"))) == 20
     assert len(list(out.rglob("decisions.json"))) == len(list(out.rglob("risks.xlsx"))) == 4
+    for name in ("okrs.json", "budget-plan.csv", "resource-plan.xlsx", "vendor-register.xlsx"):
+        assert len(list(out.rglob(name))) == 4, name
     assert (out / "apm.sqlite").is_file()
 
 
@@ -117,7 +119,8 @@ def test_the_evidence_reference_is_generated_from_the_definitions() -> None:
     result = runner.invoke(app, ["kinds", "--markdown"])
     docs = Path(__file__).resolve().parents[2] / "docs" / "evidence.md"
     assert result.stdout == docs.read_text(), "run: btm kinds --markdown > docs/evidence.md"
-    for kind in ("investments", "projects", "applications", "decisions", "risks", "survey"):
+    kinds = ("investments", "projects", "applications", "decisions", "risks", "survey")
+    for kind in (*kinds, "budgets", "resources", "vendors", "objectives"):
         assert f"## {kind}" in result.stdout
     assert "| lifecycle_decision | text |" in result.stdout
 

@@ -46,14 +46,19 @@ def test_each_rule_is_shown_with_value_threshold_evidence_and_the_next_step(
     assert (cell.target_level, cell.gap) == (3, 1)  # alignment asks level 3 of MTI-1
     assert [(r.level, r.outcome, r.value, r.threshold) for r in cell.rules] == [
         (2, "pass", "60 %", ">= 50 %"),
-        (3, "fail", "60 %", ">= 65 %"),
-        (4, "fail", "60 %", ">= 80 %"),
-        (5, "fail", "60 %", ">= 92 %"),
+        (3, "fail", "60 %", ">= 85 %"),
+        (3, "pass", "100 %", ">= 50 %"),
+        (4, "unknown", "unknown", ">= 50 %"),  # no closed investment has realized anything
+        (5, "unknown", "unknown", ">= 85 %"),
     ]
+    assert cell.rules[0].coverage == "measured on 20 rows, 100 % of its population"
+    # 20 rows of the 30 a share needs for full confidence: sqrt(20 / 30)
+    assert (cell.confidence, cell.confidence_text) == (0.82, "0.82 (high)")
+    assert cell.says is None and cell.divergence is None and not cell.stale
     (batch,) = cell.rules[0].evidence
     assert batch.source == "investments/investments-retail.csv" and batch.age_days == 0
     (step,) = cell.guidance
-    assert step.text == "business case coverage 60 %, needs >= 65 %"
+    assert step.text == "business case coverage 60 %, needs >= 85 %"
 
 
 def test_a_cell_without_system_evidence_says_so(scored: sa.Engine) -> None:
@@ -66,8 +71,9 @@ def test_a_cell_without_system_evidence_says_so(scored: sa.Engine) -> None:
         capability="SP-3",
         unit="Retail",
     )
-    assert len(cells) == 4 and {c.basis for c in cells} == {"none"}
+    assert len(cells) == 4 and {c.basis for c in cells} == {"unknown"}
     assert all(r.outcome == "unknown" and "vendors" in r.reason for r in cells[0].rules)
+    assert cells[0].reason.startswith("no level-2 rule could be judged on system evidence")
 
 
 def test_unknown_capability_unit_or_dimension_is_named(scored: sa.Engine) -> None:
@@ -92,6 +98,8 @@ def test_the_command_prints_the_trace_and_its_json(btm_home: Path, tmp_path: Pat
     text = runner.invoke(app, args, env={"COLUMNS": "200"})
     assert text.exit_code == 0, text.output
     assert "level 2" in text.stdout and "next, level 3: business case coverage 60 %" in text.stdout
+    assert "basis: system, confidence 0.82 (high)" in text.stdout
+    assert "measured on 20 rows, 100 % of its population" in text.stdout
     assert "target 3, gap 1" in text.stdout
     assert "evidence: investments/investments-retail.csv" in text.stdout
     (cell,) = json.loads(runner.invoke(app, [*args, "--json"]).stdout)

@@ -194,8 +194,303 @@ CASES = [
 ]
 
 
+CASES += [
+    (
+        "objective_count",
+        "objectives",
+        [{}, {"status": "achieved"}, {"status": "draft"}, {"status": "dropped"}],
+        2,
+    ),
+    ("budget_line_count", "budgets", [{}, {}, {}], 3),
+    ("resource_record_count", "resources", [{}, {"record_type": "pool", "status": "active"}], 2),
+    ("vendor_count", "vendors", [{}, {}], 2),
+    ("decision_count", "decisions", [{}, {}, {}], 3),
+    ("benefit_case_coverage", "investments", [{}, {"expected_benefit": ""}], 0.5),
+    (
+        "change_investment_share",
+        "investments",
+        [
+            {"budget": "300"},  # transform
+            {"category": "run", "budget": "700"},
+            {"status": "proposed", "budget": "5000"},  # not decided: not counted
+        ],
+        0.3,
+    ),
+    (
+        "body_type_coverage",
+        "decisions",
+        [{"body_type": ""}, {}, {}, {}],
+        0.75,
+    ),
+    (
+        "participative_decision_rate",
+        "decisions",
+        [
+            {"body_type": "centralized"},
+            {},
+            {"decision_object": "policy", "body_type": "centralized"},  # not funding
+        ],
+        0.5,
+    ),
+    (
+        "strategic_decision_rate",
+        "decisions",
+        [{"decision_object": "strategy"}, {"decision_object": "architecture"}, {}, {}],
+        0.5,
+    ),
+    (
+        "architecture_decision_rationale",
+        "decisions",
+        [
+            {"decision_object": "architecture", "rationale": ""},
+            {"decision_object": "policy"},
+            {"rationale": ""},  # an investment decision: not counted
+        ],
+        0.5,
+    ),
+    (
+        "decision_record_completeness",
+        "decisions",
+        [{"rationale": ""}, {}],
+        5 / 6,
+    ),
+    ("risk_rating_coverage", "risks", [{"severity": ""}, {}, {}, {}], 0.75),
+    (
+        "serious_risk_treatment_rate",
+        "risks",
+        [
+            {"status": "mitigating"},
+            {"severity": "critical"},
+            {"severity": "low", "status": "mitigating"},  # not serious
+        ],
+        0.5,
+    ),
+    (
+        "standards_assessment_rate",
+        "applications",
+        [{"standards_compliant": ""}, {"standards_compliant": "no"}, {}, {}],
+        0.75,
+    ),
+    (
+        "application_review_timeliness",
+        "applications",
+        [{"last_reviewed": "2025-03-01"}, {}, {"last_reviewed": ""}, {}],
+        0.5,  # within 365 days of 2026-03-31: the two of 2026-02-15
+    ),
+    (
+        "kept_cost_share",
+        "applications",
+        [
+            {"annual_cost": "300"},
+            {"annual_cost": "100", "lifecycle_decision": "eliminate"},
+            {"annual_cost": "", "lifecycle_decision": "migrate"},  # no cost: not measured
+        ],
+        0.75,
+    ),
+    ("budget_owner_coverage", "budgets", [{"owner": ""}, {}, {}, {}], 0.75),
+    ("planning_tooling_rate", "budgets", [{"planning_system": ""}, {}], 0.5),
+    (
+        "budget_objective_link_rate",
+        "budgets",
+        [{"strategic_objective": ""}, {}, {"category": "run", "strategic_objective": ""}],
+        0.5,
+    ),
+    ("budget_approval_rate", "budgets", [{"approved": ""}, {}, {}, {}], 0.75),
+    (
+        "budget_adherence_rate",
+        "budgets",
+        [
+            {"approved": "100", "actual": "105"},  # within the 10 % tolerance
+            {"approved": "100", "actual": "120"},
+            {"approved": "100", "actual": ""},  # spend not reported
+            {"approved": "", "actual": "50"},  # not approved: not counted
+        ],
+        0.5,
+    ),
+    (
+        "change_budget_share",
+        "budgets",
+        [{"planned": "300"}, {"category": "run", "planned": "700"}],
+        0.3,
+    ),
+    (
+        "objective_owner_coverage",
+        "objectives",
+        [{"owner": ""}, {}, {"status": "dropped", "owner": ""}],
+        0.5,
+    ),
+    (
+        "objective_capability_mapping",
+        "objectives",
+        [{"capabilities": ""}, {}, {}, {}],
+        0.75,
+    ),
+    (
+        "objective_progress_coverage",
+        "objectives",
+        [{"progress": ""}, {}, {"status": "achieved", "progress": ""}],
+        0.5,
+    ),
+    (
+        "objective_attainment_rate",
+        "objectives",
+        [
+            {"status": "achieved"},
+            {"status": "missed"},
+            {"progress": "80"},
+            {"progress": "40"},
+            {"progress": ""},  # active, no progress: not measured
+        ],
+        0.5,
+    ),
+    (
+        "demand_plan_coverage",
+        "resources",
+        [{"allocated": "", "status": "requested"}, {}, {"status": "rejected", "allocated": ""}],
+        0.5,
+    ),
+    (
+        "resource_owner_coverage",
+        "resources",
+        [{"owner": ""}, {}, {"record_type": "pool", "status": "active"}],
+        2 / 3,
+    ),
+    ("demand_role_coverage", "resources", [{"role": ""}, {}, {}, {}], 0.75),
+    (
+        "pool_role_coverage",
+        "resources",
+        [
+            {"record_type": "pool", "status": "active", "role": "Data engineer"},
+            {},
+            {"role": "Tester"},  # no pool for testers
+        ],
+        0.5,
+    ),
+    ("resource_tooling_rate", "resources", [{"tool": ""}, {}], 0.5),
+    (
+        "demand_fulfilment_rate",
+        "resources",
+        [
+            {"demand": "2", "allocated": "1.9"},  # within 10 %
+            {"demand": "2", "allocated": "1"},
+            {"status": "requested", "allocated": ""},  # not staffed: not counted
+        ],
+        0.5,
+    ),
+    (
+        "demand_forecast_accuracy",
+        "resources",
+        [
+            {"allocated": "2", "actual": "2.1"},
+            {"allocated": "2", "actual": "3"},
+            {"allocated": "2", "actual": ""},  # use not reported
+        ],
+        0.5,
+    ),
+    ("vendor_owner_coverage", "vendors", [{"relationship_owner": ""}, {}], 0.5),
+    (
+        "vendor_review_rate",
+        "vendors",
+        [
+            {"last_strategy_review": "2026-01-20"},
+            {"last_strategy_review": "2024-06-01"},
+            {"tier": "commodity", "last_strategy_review": ""},  # not strategic
+        ],
+        0.5,
+    ),
+    (
+        "vendor_performance_coverage",
+        "vendors",
+        [{"performance_score": ""}, {"tier": "tactical"}, {"tier": "commodity"}],
+        0.5,
+    ),
+    (
+        "vendor_performance_rate",
+        "vendors",
+        [{"performance_score": "60"}, {}, {"performance_score": ""}, {"tier": "commodity"}],
+        0.5,
+    ),
+    ("contract_register_coverage", "vendors", [{"in_register": "no"}, {}, {}, {}], 0.75),
+    ("vendor_standard_rate", "vendors", [{"preference": ""}, {"preference": "standard"}], 0.5),
+    (
+        "contract_horizon_coverage",
+        "vendors",
+        [{"contract_end": ""}, {}, {"tier": "commodity", "contract_end": ""}],
+        0.5,
+    ),
+]
+
+# Metrics across kinds: the frame they measure, and the kind they link to.
+Frame = tuple[str, list[dict[str, str]]]
+LINK_CASES: list[tuple[str, Frame, Frame, float]] = [
+    (
+        "objective_link_validity",
+        ("investments", [{}, {"strategic_objective": "OBJ-1"}, {"strategic_objective": "Wish"}]),
+        ("objectives", [{}]),  # OBJ-1, "Digital first"
+        2 / 3,
+    ),
+    (
+        "budget_objective_validity",
+        ("budgets", [{}, {"strategic_objective": "Nowhere"}, {"category": "run"}]),
+        ("objectives", [{}]),
+        0.5,
+    ),
+    (
+        "project_investment_validity",
+        ("projects", [{}, {"investment_id": "INV-9"}, {"investment_id": ""}]),
+        ("investments", [{}]),  # INV-1
+        1 / 3,
+    ),
+    (
+        "objective_funding_rate",
+        ("objectives", [{}, {"objective_id": "OBJ-2", "title": "Unfunded"}]),
+        ("investments", [{}]),  # names "Digital first"
+        0.5,
+    ),
+]
+
+
 def test_every_registered_metric_has_a_hand_made_case() -> None:
-    assert {name for name, *_ in CASES} == set(METRICS)
+    names = [name for name, *_ in CASES] + [name for name, *_ in LINK_CASES]
+    assert sorted(names) == sorted(METRICS)
+
+
+@pytest.mark.parametrize(
+    ("name", "measured", "linked", "expected"), LINK_CASES, ids=[c[0] for c in LINK_CASES]
+)
+def test_a_metric_across_kinds_on_hand_made_frames(
+    name: str,
+    measured: tuple[str, list[dict[str, str]]],
+    linked: tuple[str, list[dict[str, str]]],
+    expected: float,
+) -> None:
+    kind, changes = measured
+    other = {linked[0]: frame(*linked)}
+    assert METRICS[name](frame(kind, changes), AS_OF, POLICY, other)["A"] == pytest.approx(expected)
+    assert METRICS[name](frame(kind, changes), AS_OF, POLICY)["A"] == 0  # nothing to link to
+
+
+@pytest.mark.parametrize(
+    ("name", "kind", "changes", "coverage"),
+    [
+        # 1 of 4 active projects forecasting: unknown, never 100 %
+        ("on_schedule_rate", "projects", [{}, *[{"forecast_end": ""}] * 3], 0.25),
+        # 1 of 5 applications assessed: unknown, never 100 %
+        (
+            "standards_compliance_rate",
+            "applications",
+            [{}, *[{"standards_compliant": ""}] * 4],
+            0.2,
+        ),
+    ],
+)
+def test_a_metric_on_too_little_of_its_population_is_unknown_with_its_coverage(
+    name: str, kind: str, changes: list[dict[str, str]], coverage: float
+) -> None:
+    measure = METRICS[name].measure(frame(kind, changes), AS_OF, POLICY)
+    assert measure["value"].isna()["A"]
+    assert measure.loc["A", "coverage"] == pytest.approx(coverage)
+    assert measure.loc["A", "n"] == 1
 
 
 @pytest.mark.parametrize(("name", "kind", "changes", "expected"), CASES, ids=[c[0] for c in CASES])
@@ -215,7 +510,7 @@ def test_an_empty_population_is_unknown_not_zero() -> None:
 
 def test_metrics_table_has_every_unit_and_nan_for_missing_kinds() -> None:
     investments = frame("investments", [{}, {"business_unit": "B"}])
-    table = compute_metrics({"investments": investments}, as_of=AS_OF, policy=POLICY)
+    table = compute_metrics({"investments": investments}, as_of=AS_OF, policy=POLICY).values
     assert list(table.index) == ["A", "B"]
     assert set(table.columns) == set(METRICS)
     assert table["on_schedule_rate"].isna().all()

@@ -14,6 +14,7 @@ from btm import store
 from btm.errors import BtmError, ConfigurationError
 from btm.evidence.gather import evidence_plan
 from btm.pipeline import scores_are_current
+from btm.scoring.rubric import load_rubric
 from btm.settings import Settings
 from tests.conftest import KeepingHandler, body_text
 from tests.factories import write_quarter
@@ -47,7 +48,9 @@ def test_two_cycles_score_report_and_deliver(
     q2 = scores_snapshot(engine, "2026-Q2")
     assert len(q2) == 2 * 17 * 4
     levels = {(u, c, d): lv for u, c, d, lv, *_ in q2}
-    assert levels[("Retail", "MTI-1", "process")] == 4  # 85 % business cases
+    # 85 % business cases, each stating its benefit: level 3; no closed investment yet
+    # shows whether the benefits come, so level 4 is unknown and not earned
+    assert levels[("Retail", "MTI-1", "process")] == 3
     assert levels[("Retail", "SP-3", "process")] is None  # no vendor evidence exists
     assert {(u, c, d): lv for u, c, d, lv, *_ in q1_before}[("Retail", "MTI-1", "process")] == 2
 
@@ -364,3 +367,36 @@ def test_a_cycle_scored_before_targets_takes_its_first_rescores_state(
     assert scored.rubric_version == RUBRIC.version
     assert {s.target_level for s in original} == {None}
     assert {s.target_level for s in rescored} == {3, 4}
+
+
+RUBRIC_2026_3 = Path(__file__).resolve().parents[1] / "data" / "rubric-2026.3.yaml"
+
+
+def test_cycles_scored_under_2026_3_gain_a_labelled_2027_1_set_beside_the_original(
+    engine: sa.Engine, settings: Settings, tmp_path: Path
+) -> None:
+    old = load_rubric(RUBRIC_2026_3)
+    for cycle, share in (("2026-Q1", 0.55), ("2026-Q2", 0.9)):
+        write_quarter(tmp_path / cycle, case_share=share)
+        run_cycle(cycle, tmp_path / cycle, engine, settings, rubric=old)
+    originals = {c: _original(engine, c) for c in ("2026-Q1", "2026-Q2")}
+
+    for cycle in ("2026-Q1", "2026-Q2"):
+        outcome = rescore_cycle(
+            engine=engine, cycle_id=cycle, rubric=RUBRIC, catalog=CATALOG, settings=settings
+        )
+        assert outcome.summary == f"{cycle} rescored under rubric 2027.1 (original: 2026.3 kept)"
+
+    assert {c: _original(engine, c) for c in originals} == originals
+    with store.session_scope(engine) as session:
+        assert store.rubric_versions(session=session, cycle_id="2026-Q2") == ["2026.3", "2027.1"]
+        before = store.get_scores(session=session, cycle_id="2026-Q2", rubric_version="2026.3")
+        after = store.get_scores(session=session, cycle_id="2026-Q2", rubric_version="2027.1")
+    assert len(before) == len(after) == 2 * 17 * 4
+    assert all(s.rubric_version == "2026.3" for s in before)
+    rescored = {(s.unit, s.capability, s.dimension): s for s in after}
+    cell = rescored[("Retail", "MTI-1", "process")]
+    assert (cell.level, cell.basis) == (3, "system") and cell.confidence is not None
+    # the rule on history reads Q1's 2027.1 set: one earlier cycle, where it needs two
+    top = next(e for e in cell.trace if e["level"] == 5)
+    assert top["outcome"] == "unknown"

@@ -118,6 +118,10 @@ def test_demo_gathers_every_kind_through_files_and_sql(
         "decisions",
         "risks",
         "survey",
+        "objectives",
+        "budgets",
+        "resources",
+        "vendors",
     }
     assert {b.status for b in batches if b.kind != "projects"} == {"accepted"}
     assert all(n.ok for n in notes)
@@ -146,7 +150,7 @@ def test_the_demo_moves_a_level_for_a_reason_explain_states(
 
     common: dict[str, Any] = {"engine": engine, "catalog": load_catalog(), "rubric": load_rubric()}
     common["calendar"] = JANUARY
-    unit, capability, dimension = "Commercial Banking", "MTI-1", "process"
+    unit, capability, dimension = "Commercial Banking", "GO-1", "process"
     before, after = (
         levels[first][(unit, capability, dimension)],
         levels[last][(unit, capability, dimension)],

@@ -1,15 +1,24 @@
-"""The demo's 1,360 scores and their traces are what main scored before the layout
-change (issue 12): `tests/data/demo-scores.json` holds them, and the sample enterprise is
-run here through the pipeline core, the demo's PMO review between its cycles. The flow
-test of `btm demo` compares its own run with the same file."""
+"""The demo's 1,360 scores, their basis, confidence and traces are what rubric 2027.1
+scored when it was introduced (issue 13): `tests/data/demo-scores.json` holds them, and the
+sample enterprise is run here through the pipeline core, the demo's PMO review between its
+cycles. The flow test of `btm demo` compares its own run with the same file.
+
+A change that moves the demo's scores on purpose (a new rubric version, new sample
+evidence) rewrites the file with `python -m tests.btm.demo.test_demo_scores`, and says so.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import sys
+import tempfile
+from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from sqlmodel import select
 
@@ -18,8 +27,16 @@ from btm.demo.sample import DEMO_CYCLES, generate_sample_evidence
 from btm.demo.walkthrough import DEMO_SOURCES, pmo_review
 from btm.evidence.sources import load_sources
 from btm.settings import Settings
+from btm.vocabulary import Basis, Outcome
 
 GOLDEN = Path(__file__).resolve().parents[2] / "data" / "demo-scores.json"
+ABOUT = (
+    "The demo's 1,360 scores under rubric 2027.1, as issue 13 introduced it: cycle, rubric "
+    "version, unit, capability, dimension, level, target level, gap, basis, confidence, and "
+    "the first 16 hex digits of the sha256 of the trace and evidence hashes as canonical "
+    "JSON. tests/btm/demo/test_demo_scores.py compares every run of the demo with it; "
+    "`python -m tests.btm.demo.test_demo_scores` rewrites it after a deliberate change."
+)
 
 
 def demo_scores(engine: sa.Engine) -> list[list[Any]]:
@@ -46,6 +63,8 @@ def demo_scores(engine: sa.Engine) -> list[list[Any]]:
                 s.level,
                 s.target_level,
                 s.gap,
+                s.basis,
+                s.confidence,
                 digest,
             ]
         )
@@ -59,16 +78,76 @@ def golden_scores() -> list[list[Any]]:
 def assert_same_scores(found: list[list[Any]], expected: list[list[Any]]) -> None:
     assert len(found) == len(expected) == 1360
     differ = [(e, f) for e, f in zip(expected, found, strict=True) if e != f]
-    assert differ == [], f"{len(differ)} scores differ from main's, first: {differ[:3]}"
+    assert differ == [], f"{len(differ)} scores differ from the golden file's: {differ[:3]}"
 
 
-def test_the_demo_scores_exactly_as_main_did(btm_home: Path) -> None:
-    run = pipeline.setup(Settings())
+def run_demo(home: Path) -> sa.Engine:
+    """The demo's cycles through the pipeline core, in the BTM_HOME the settings name."""
+    run = pipeline.setup(Settings(home=home))
     generate_sample_evidence(run.settings.inbox_dir, cycles=DEMO_CYCLES, calendar=run.calendar)
     sources = load_sources(DEMO_SOURCES)
     for n, cycle_id in enumerate(DEMO_CYCLES):
         pipeline.run_cycle(run, cycle_id, sources, actor="demo test")
         if n < len(DEMO_CYCLES) - 1:
             pmo_review(run, cycle_id)
+    return run.engine
 
-    assert_same_scores(demo_scores(run.engine), golden_scores())
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sa.Engine]:
+    home = tmp_path_factory.mktemp("demo") / "btm-home"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("BTM_HOME", str(home))
+        for name in ("BTM_DATABASE_URL", "BTM_SMTP_HOST", "BTM_REPORT_TO"):
+            patch.delenv(name, raising=False)
+        yield run_demo(home)
+
+
+def test_the_demo_scores_exactly_as_the_golden_file_says(demo: sa.Engine) -> None:
+    assert_same_scores(demo_scores(demo), golden_scores())
+
+
+def test_every_cell_of_the_last_cycle_is_judged_on_system_evidence(demo: sa.Engine) -> None:
+    scores = store.scores_of(engine=demo, cycle_id=DEMO_CYCLES[-1])
+    assert len(scores) == 5 * 68
+    for score in scores:
+        judged = [
+            e
+            for e in score.trace
+            if e.get("level") == 2 and e.get("outcome") in (Outcome.PASS, Outcome.FAIL)
+        ]
+        assert judged, (score.unit, score.capability, score.dimension)
+    bases = Counter(store.basis_of(s) for s in scores)
+    on_evidence = sum(n for basis, n in bases.items() if basis.on_evidence)
+    assert on_evidence / len(scores) >= 0.9, bases
+    assert bases[Basis.SURVEY] == 0
+
+
+def test_the_demo_climbs_to_level_5_only_on_stored_history(demo: sa.Engine) -> None:
+    first = store.scores_of(engine=demo, cycle_id=DEMO_CYCLES[0])
+    second = store.scores_of(engine=demo, cycle_id=DEMO_CYCLES[1])
+    last = store.scores_of(engine=demo, cycle_id=DEMO_CYCLES[-1])
+    assert not [s for s in (*first, *second) if s.level == 5]  # two earlier cycles needed
+    tops = [s for s in last if s.level == 5]
+    assert tops
+    for score in tops:
+        (trend,) = [e for e in score.trace if e["level"] == 5]
+        assert trend["trend"] and trend["outcome"] == "pass"
+        assert trend["reason"].startswith("over the cycles: ")
+
+
+def write_golden() -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        home = Path(folder) / "btm-home"
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("BTM_HOME", str(home))
+            rows = demo_scores(run_demo(home))
+    lines = ",\n".join(json.dumps(row, ensure_ascii=False) for row in rows)
+    GOLDEN.write_text(
+        json.dumps({"about": ABOUT})[:-1] + ',\n"scores":[\n' + lines + "\n]}\n", encoding="utf-8"
+    )
+
+
+if __name__ == "__main__":
+    write_golden()
+    sys.stdout.write(f"wrote {GOLDEN}\n")

@@ -104,7 +104,7 @@ def test_unchanged_evidence_keeps_the_scores_until_forced_or_the_rubric_changes(
     rubric = load_rubric()
 
     assert scores_are_current(engine=engine, cycle_id="2026-Q1", plan=plan, rubric=rubric)
-    newer = dataclasses.replace(rubric, version="2027.1")
+    newer = dataclasses.replace(rubric, version="2027.2")
     assert not scores_are_current(engine=engine, cycle_id="2026-Q1", plan=plan, rubric=newer)
 
     run_cycle("2026-Q1", tmp_path / "q1", engine, settings, force=True)
@@ -289,7 +289,7 @@ def test_a_sources_file_reads_every_connector(tmp_path: Path) -> None:
         (GOOD.replace("proj_code: project_id", "proj_code: project_key"), "'project_key' is not"),
         (GOOD.replace("name: jira", "name: ppm"), "repeated: ppm"),
         (GOOD.replace("name: ppm", "name: PPM Tool"), "lower-case letters"),
-        (GOOD.replace("kind: projects", "kind: budgets", 1), "unknown kind 'budgets'"),
+        (GOOD.replace("kind: projects", "kind: budget", 1), "unknown kind 'budget'"),
         (GOOD.replace("{env: PPM_PASSWORD}", "{env: A, block: b}"), "exactly one of env"),
         (GOOD.replace("type: basic, user: pmo@acme.example,", "type: basic,"), "needs user"),
     ],
@@ -381,10 +381,14 @@ def test_checking_sources_touches_nothing(tmp_path: Path, settings: Settings) ->
 def test_every_example_in_the_sources_guide_is_a_valid_source(tmp_path: Path) -> None:
     guide = (Path(__file__).resolve().parents[3] / "docs" / "sources.md").read_text()
     examples = re.findall(r"```yaml\n(.*?)```", guide, flags=re.S)
-    assert len(examples) == 4
+    assert len(examples) == 8
     text = "sources:\n" + "".join(textwrap.indent(e, "  ") for e in examples)
     loaded = load_sources(_write(tmp_path, text))
-    assert [s.connector for s in loaded] == ["files", "sql", "jira", "rest"]
+    assert [s.connector for s in loaded] == [
+        *("files", "sql", "jira", "rest"),
+        *("files", "sql", "rest", "files"),
+    ]
+    assert [s.kind for s in loaded][4:] == ["budgets", "resources", "vendors", "objectives"]
     demo = load_sources(DATA_DIR / "demo-sources.yaml")
     assert {s.connector for s in demo} == {"files", "sql"}
 

@@ -4,7 +4,9 @@ their index, and one delivery per recipient that a re-run never repeats."""
 import re
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from html import escape
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -12,11 +14,29 @@ import sqlalchemy as sa
 from btm import store
 from btm.delivery import deliver_cycle_reports
 from btm.errors import ConfigurationError
-from btm.reporting.audiences import load_audiences
-from btm.reporting.compose import render_audience_reports
+from btm.reporting.audiences import (
+    Audience,
+    AudienceView,
+    build_view,
+    level_history,
+    load_audiences,
+)
+from btm.reporting.compose import render_audience_reports, render_view
+from btm.reporting.context import LOW_MARK, SURVEY_MARK
+from btm.scoring.engine import CellScore
+from btm.scoring.survey import SurveyOpinion
 from btm.settings import Settings
+from btm.vocabulary import Basis
 from tests.conftest import KeepingHandler, body_text
-from tests.factories import rows, write_csv, write_quarter
+from tests.factories import (
+    CURRENT,
+    PREVIOUS,
+    report_context,
+    rows,
+    stored_scores,
+    write_csv,
+    write_quarter,
+)
 from tests.pipeline import CATALOG, RUBRIC, run_cycle
 
 SCRIPT = "<script>alert(1)</script>"
@@ -289,3 +309,161 @@ def test_report_preview_writes_each_audience_and_sends_nothing(
     preview = settings.reports_dir / "preview" / "2026-Q1" / "board.html"
     assert str(preview) in result.output.replace("\n", "") and "Rule traces" in preview.read_text()
     assert sorted(settings.outbox_dir.glob("*.eml")) == sent
+
+
+# Marks, coverage and the survey in each audience's view, on hand-made stored scores ----
+
+UNITS = ["Insurance", "Retail", "Wealth"]
+ALONE = ("Wealth", "MTI-2", "process")  # the survey alone gives Wealth its only level
+BESIDE = ("Retail", "MTI-2", "process")  # 4 on systems; the unit says 2
+NOWHERE = [(unit, "MTI-1", "organization") for unit in UNITS]  # applies to no unit
+NOT_HERE = ("Insurance", "MTI-1", "process")
+REASON = "not applicable: projects run is 0, applies when projects run >= 1"
+
+
+def _opinion(says: int, system_level: int | None) -> dict[str, Any]:
+    return SurveyOpinion(
+        float(says), 4, 30, 0.5, says, 1, alone=system_level is None, system_level=system_level
+    ).to_json()
+
+
+def _not_applicable(key: tuple[str, str, str]) -> list[dict[str, Any]]:
+    return CellScore(*key, None, (), Basis.NOT_APPLICABLE, reason=REASON).trace()
+
+
+@pytest.fixture(scope="module")
+def views() -> dict[str, AudienceView]:
+    not_applicable = [NOT_HERE, *NOWHERE]
+    current = stored_scores(
+        CATALOG,
+        UNITS,
+        CURRENT | {ALONE: 1},
+        basis={ALONE: "survey", BESIDE: "blended"}
+        | dict.fromkeys(not_applicable, "not_applicable"),
+        confidence={ALONE: 0.3},
+        traces={ALONE: [_opinion(3, None)], BESIDE: [_opinion(2, 4)]}
+        | {key: _not_applicable(key) for key in not_applicable},
+    )
+    # Wealth x MTI-2 was the survey's 2: its fall to 1 rests on the survey alone
+    earlier = ("Wealth", "MTI-2", "information")
+    previous = stored_scores(
+        CATALOG, UNITS, PREVIOUS | {earlier: 2}, basis={earlier: "survey"}, cycle_id="2026-Q2"
+    )
+    report = report_context(CATALOG, store.scores_frame(current), store.scores_frame(previous))
+    history = level_history([("2026-Q2", previous), ("2026-Q3", current)], CATALOG)
+    audiences = [
+        Audience(id="everyone", kind="pmo"),
+        Audience(id="board", kind="executive"),
+        Audience(id="area-mti", kind="area_owner", area="MTI"),
+        Audience(id="unit-wealth", kind="business_unit", unit="Wealth"),
+    ]
+    return {
+        a.kind: build_view(a, report=report, scores=current, history=history, catalog=CATALOG)
+        for a in audiences
+    }
+
+
+def _both(view: AudienceView, *, standalone: bool = False) -> tuple[str, str]:
+    rendered = render_view(view, standalone=standalone)
+    return rendered.html, " ".join(rendered.text.split())
+
+
+def test_every_audience_prints_the_legend_once_in_html_and_text(
+    views: dict[str, AudienceView],
+) -> None:
+    for view in views.values():
+        html, text = _both(view)
+        for entry in view.report.marks_legend:
+            assert html.count(entry.meaning) == 1, view.audience.kind
+            assert text.count(f"{entry.mark} {entry.meaning}") == 1, view.audience.kind
+
+
+def test_the_pmo_sees_where_the_survey_and_the_systems_disagree(
+    views: dict[str, AudienceView],
+) -> None:
+    view = views["pmo"]
+    assert [(o.unit, o.cell, o.text) for o in view.opinions] == [
+        ("Retail", "MTI-2 process", "the unit says 2, its systems show 4")
+    ]
+    html, text = _both(view)
+    assert "Retail / MTI-2 process: the unit says 2, its systems show 4" in text
+    for part in (html, text):
+        assert "the unit says 2, its systems show 4" in part
+        assert view.report.movers_excluded_text in part
+
+
+def test_the_executive_sees_marked_levels_their_coverage_and_the_movers_left_out(
+    views: dict[str, AudienceView],
+) -> None:
+    view = views["executive"]
+    report = view.report
+    assert report.movers_excluded == 1
+    assert (
+        report.movers_excluded_text == "1 change resting on the survey is not counted as a mover."
+    )
+    mti = [area.code for area in report.areas].index("MTI")
+    assert [p.enterprise_marks for p in view.history] == [SURVEY_MARK, SURVEY_MARK]
+    assert view.history[-1].area_marks[mti] == SURVEY_MARK
+    assert view.targets[0].marks == SURVEY_MARK
+    html, text = _both(view)
+    # (2 + 3 + 4 + 1 + 2 + the survey's 1) / 6
+    assert report.enterprise.marks == SURVEY_MARK and report.enterprise.level_text == "2.2"
+    assert view.subject.endswith(f"enterprise 2.2{SURVEY_MARK}")
+    assert f"Enterprise level 2.2{SURVEY_MARK}" in text
+    assert re.search(r"Enterprise level 2\.2<span class=\"mark\"[^>]*>\*</span>", html)
+    for part in (html, text):
+        assert report.movers_excluded_text in part
+        assert report.enterprise.evidence_text in part
+        assert report.areas[mti].evidence_text in part
+
+
+def test_the_area_owner_sees_each_cells_marks_survey_and_why_it_does_not_apply(
+    views: dict[str, AudienceView],
+) -> None:
+    view = views["area_owner"]
+    notes = {(n.capability_id, n.dimension): n for n in view.notes}
+    surveyed = notes[("MTI-2", "Process")]
+    # Insurance's 2 and Retail's 4 at confidence 0.9, Wealth's 1 at 0.3: a mean of 0.7
+    assert (surveyed.level_text, surveyed.marks) == ("2.3", SURVEY_MARK)
+    assert surveyed.opinions == (
+        "Retail: the unit says 2, its systems show 4",
+        "Wealth: the unit says 3; no system evidence judged it, so the survey alone gives level 1",
+    )
+    nowhere = notes[("MTI-1", "Organization")]
+    assert (nowhere.level_text, nowhere.below_text) == ("n/a", "applies to no unit")
+    assert nowhere.not_applicable == tuple(f"{unit}: {REASON}" for unit in UNITS)
+    assert notes[("MTI-1", "Process")].not_applicable == (f"Insurance: {REASON}",)
+    assert notes[("MTI-1", "Process")].level_text == "unknown"
+    html, text = _both(view)
+    for part in (html, text):
+        assert "Wealth: the unit says 3; no system evidence judged it" in part
+        assert "Retail: the unit says 2, its systems show 4" in part
+        assert "Organization: n/a" in part
+    assert f"Insurance: {escape(REASON)}" in html and f"Insurance: {REASON}" in text
+    assert re.search(r"MTI-2 .* 2\.3\* \(3/3\)", text)
+    area = "Area level 2.5* (▲0.5 since 2026-Q2); levels known: 4 of 44, 3 on systems, 4 n/a"
+    assert area in text
+
+
+def test_the_business_unit_sees_its_marks_and_coverage_against_the_enterprise(
+    views: dict[str, AudienceView],
+) -> None:
+    view = views["business_unit"]
+    mti = next(row for row in view.areas_compared if row.label == "Managing Technology Investments")
+    assert mti.text == (f"1.0{SURVEY_MARK}{LOW_MARK}", f"2.5{SURVEY_MARK}", "2.5–4.0")
+    assert mti.evidence_text == "1 of 15, 0 on systems, 1 n/a"
+    go = next(row for row in view.areas_compared if row.label == "Governance & Organization")
+    assert go.text[0] == "unknown" and go.evidence_text == "0 of 16, 0 on systems"
+    html, text = _both(view)
+    for part in (html, text):
+        assert "1 of 15, 0 on systems, 1 n/a" in part
+    assert f"1.0{SURVEY_MARK}{LOW_MARK}" in text
+
+
+def test_the_standalone_traces_show_n_a_with_its_reason_and_the_survey(
+    views: dict[str, AudienceView],
+) -> None:
+    html, _ = _both(views["area_owner"], standalone=True)
+    assert "Insurance · MTI-1 process: level n/a" in html
+    assert f"<li>{escape(REASON)}</li>" in html
+    assert "survey: the unit says 2, its systems show 4" in html

@@ -12,7 +12,13 @@ import pytest
 from btm.catalog import Catalog, load_catalog
 from btm.errors import ConfigurationError
 from btm.evidence.notes import DataQualityNote, QualityPoint, QuarantineNote, SourceNote, StaleNote
-from btm.reporting.context import ReportContext, build_report_context
+from btm.reporting.context import (
+    LOW_MARK,
+    SURVEY_MARK,
+    HeatmapRow,
+    ReportContext,
+    build_report_context,
+)
 from btm.reporting.render import RenderedReport, render_report, write_file_atomically, write_index
 from tests.factories import CURRENT, EVIL_UNIT, PREVIOUS, UNITS, report_context, score_frame
 
@@ -233,3 +239,199 @@ def test_each_capability_rolls_up_from_its_dimensions_with_its_spread(trend: Rep
     # MTI-2 known levels now: Insurance process 2, information 3; Retail process 4
     assert overall.level_text == "3.0" and overall.detail_text.startswith("2–4")
     assert rows["SP-3"].overall is not None and rows["SP-3"].overall.level_text == "–"
+
+
+# What each number rests on: marks, coverage and the movers on system evidence ------------
+
+SURVEY_CELL = ("Wealth", "MTI-2", "process")  # Wealth's only level: the survey's
+
+
+@pytest.fixture(scope="module")
+def surveyed(catalog: Catalog) -> ReportContext:
+    current = score_frame(catalog, UNITS, CURRENT | {SURVEY_CELL: 1}, basis={SURVEY_CELL: "survey"})
+    return report_context(catalog, current, score_frame(catalog, UNITS, PREVIOUS))
+
+
+def _row(report: ReportContext, capability: str) -> HeatmapRow:
+    return next(
+        row for area in report.heatmap for row in area.rows if row.capability_id == capability
+    )
+
+
+def test_a_survey_based_level_marks_every_roll_up_above_it(surveyed: ReportContext) -> None:
+    units = {unit.label: unit for unit in surveyed.units}
+    areas = {area.code: area for area in surveyed.areas}
+    mti2 = _row(surveyed, "MTI-2")
+    overall = mti2.overall
+    assert overall is not None
+    assert (mti2.cells[0].level_text, mti2.cells[0].marks) == ("2.3", SURVEY_MARK)  # 2, 4, 1
+    assert overall.marks == SURVEY_MARK
+    assert (units["Wealth"].level_text, units["Wealth"].marks) == ("1.0", SURVEY_MARK)
+    assert areas["MTI"].marks == SURVEY_MARK
+    assert surveyed.enterprise.marks == SURVEY_MARK
+    assert surveyed.subject.startswith(
+        f"BTM maturity trend report 2026-Q3: enterprise 2.2{SURVEY_MARK} ("
+    )
+    # what rests on systems alone carries no mark
+    assert units["Retail"].marks == "" and areas["GO"].marks == ""
+    assert mti2.cells[2].marks == ""  # information: Insurance's 3, on systems
+    # the coverage says how many levels rest on system evidence
+    assert surveyed.enterprise.coverage_text == f"6 of {3 * 17 * 4}"
+    assert surveyed.enterprise.evidence_text == f"6 of {3 * 17 * 4}, 5 on systems"
+    assert units["Wealth"].evidence_text == "1 of 68, 0 on systems"
+
+
+def test_the_marks_and_their_legend_are_in_the_html_and_the_text(
+    surveyed: ReportContext,
+) -> None:
+    rendered = render_report(surveyed)
+    mark = rf'<span class="mark"[^>]*>{re.escape(SURVEY_MARK)}</span>'
+    assert re.search(rf"2\.3{mark}", rendered.html)  # the heatmap cell
+    assert re.search(rf"<td[^>]*>1\.0{mark}</td>", rendered.html)  # Wealth
+    assert re.search(r"^Wealth\s+1\.0\*\s+", rendered.text, re.MULTILINE)
+    assert re.search(r"^MTI-2 .* 2\.3\* \(3/3\)", rendered.text, re.MULTILINE)
+    assert re.search(r"^Enterprise\s+2\.2\*\s+.*6 of 204, 5 on systems$", rendered.text, re.M)
+    flowing = " ".join(rendered.text.split())  # the text part wraps its lines
+    for entry in surveyed.marks_legend:
+        assert entry.meaning in rendered.html and f"{entry.mark} {entry.meaning}" in flowing
+    assert [entry.mark for entry in surveyed.marks_legend] == [SURVEY_MARK, LOW_MARK, "n/a"]
+    assert rendered.html.count("self-assessment survey alone") == 1  # once per report
+
+
+def test_a_low_mean_confidence_gets_the_low_mark(catalog: Catalog) -> None:
+    low = {("Retail", "GO-1", "process"): 0.2, ("Retail", "GO-1", "technology"): 0.4}
+    report = report_context(catalog, score_frame(catalog, UNITS, CURRENT, confidence=low), None)
+
+    go1 = _row(report, "GO-1")
+    assert go1.overall is not None
+    assert (go1.cells[0].marks, go1.cells[3].marks, go1.overall.marks) == (LOW_MARK,) * 3
+    areas = {area.code: area for area in report.areas}
+    assert areas["GO"].marks == LOW_MARK and areas["MTI"].marks == ""
+    # Retail: 0.2, 0.4 and 0.9 (MTI-2 process), a mean of 0.5: not below 0.5
+    assert next(u for u in report.units if u.label == "Retail").marks == ""
+    assert report.enterprise.marks == ""  # (0.2 + 0.4 + 3 x 0.9) / 5 = 0.66
+    assert re.search(r"^GO-1 .* 1\.0~ \(1/3\)", render_report(report).text, re.MULTILINE)
+    # the threshold is the rubric's, passed in
+    strict = report_context(
+        catalog, score_frame(catalog, UNITS, CURRENT, confidence=low), None, low_below=0.95
+    )
+    assert strict.enterprise.marks == LOW_MARK
+    assert "below 0.95" in strict.marks_legend[1].meaning
+
+
+def test_a_cell_not_applicable_is_shown_as_such_and_never_counted_as_possible(
+    catalog: Catalog,
+) -> None:
+    not_applicable = {(unit, "SP-1", "process"): "not_applicable" for unit in UNITS}
+    not_applicable[("Retail", "GO-1", "organization")] = "not_applicable"
+    report = report_context(
+        catalog, score_frame(catalog, UNITS, CURRENT, basis=not_applicable), None
+    )
+
+    sp1, go1 = _row(report, "SP-1"), _row(report, "GO-1")
+    assert (sp1.cells[0].level_text, sp1.cells[0].detail_text) == ("n/a", "not applicable")
+    assert sp1.cells[0].units_text == "0/0" and sp1.cells[1].level_text == "–"
+    assert go1.cells[1].units_text == "0/2"  # Retail is left out: it does not apply there
+    assert sp1.overall is not None and sp1.overall.units_text == "0/9"
+    assert report.enterprise.level_text == "2.4"  # the same mean: n/a is no level
+    assert report.enterprise.coverage_text == f"5 of {3 * 17 * 4 - 4}"
+    assert report.enterprise.evidence_text == f"5 of {3 * 17 * 4 - 4}, 5 on systems, 4 n/a"
+    retail = next(unit for unit in report.units if unit.label == "Retail")
+    assert retail.coverage_text == "3 of 66"
+    sp = next(area for area in report.areas if area.code == "SP")
+    assert (sp.level_text, sp.coverage_text) == ("unknown", "0 of 45")
+    text = render_report(report).text
+    assert re.search(r"^SP-1 .* n/a \(0/0\)", text, re.MULTILINE)
+    assert re.search(r"^Enterprise .* 5 of 200, 5 on systems, 4 n/a$", text, re.MULTILINE)
+
+
+def test_a_unit_whose_every_cell_is_not_applicable_shows_n_a(catalog: Catalog) -> None:
+    keys = [("Wealth", c, d) for c in catalog.capability_ids for d in catalog.dimension_ids]
+    report = report_context(
+        catalog,
+        score_frame(catalog, UNITS, CURRENT, basis=dict.fromkeys(keys, "not_applicable")),
+        None,
+    )
+    wealth = next(unit for unit in report.units if unit.label == "Wealth")
+    assert (wealth.level_text, wealth.coverage_text, wealth.marks) == ("n/a", "0 of 0", "")
+
+
+def test_movers_count_only_changes_on_system_evidence(catalog: Catalog) -> None:
+    units = ["A", "B", "C"]
+    previous = score_frame(
+        catalog,
+        units,
+        {("A", "GO-1", "process"): 2, ("B", "SP-1", "process"): 1, ("C", "GO-2", "process"): 2},
+        basis={("B", "SP-1", "process"): "survey"},
+    )
+    current = score_frame(
+        catalog,
+        units,
+        # A x GO-1 falls to 1.5 only by the survey's 1 beside its unchanged 2 on systems;
+        # B x SP-1 goes from the survey's 1 to 3 on systems: new on system evidence.
+        {("A", "GO-1", "process"): 2, ("A", "GO-1", "technology"): 1}
+        | {("B", "SP-1", "process"): 3, ("C", "GO-2", "process"): 3},
+        basis={("A", "GO-1", "technology"): "survey"},
+    )
+    report = report_context(catalog, current, previous)
+
+    assert [(m.unit, m.capability_id, m.change.text) for m in report.rises] == [
+        ("C", "GO-2", "▲1.0")
+    ]
+    assert report.falls == ()
+    assert report.movers_excluded == 2
+    assert report.movers_excluded_text == (
+        "2 changes resting on the survey are not counted as movers."
+    )
+    rendered = render_report(report)
+    for part in (rendered.html, rendered.text):
+        assert report.movers_excluded_text in part
+
+
+def test_a_mover_with_a_survey_level_beside_moves_by_its_systems(catalog: Catalog) -> None:
+    previous = score_frame(catalog, ["A"], {("A", "GO-1", "process"): 2})
+    current = score_frame(
+        catalog,
+        ["A"],
+        {("A", "GO-1", "process"): 4, ("A", "GO-1", "technology"): 1},
+        basis={("A", "GO-1", "technology"): "survey"},
+        confidence={("A", "GO-1", "process"): 0.3},
+    )
+    report = report_context(catalog, current, previous)
+
+    (mover,) = report.rises
+    assert (mover.before_text, mover.after_text, mover.change.text) == ("2.0", "4.0", "▲2.0")
+    assert (mover.before_marks, mover.after_marks) == ("", LOW_MARK)
+    assert report.movers_excluded == 0 and report.movers_excluded_text == ""
+
+
+def test_frames_without_basis_or_confidence_read_as_levels_on_systems(
+    catalog: Catalog,
+) -> None:
+    legacy = report_context(
+        catalog, score_frame(catalog, UNITS, CURRENT), score_frame(catalog, UNITS, PREVIOUS)
+    )
+    on_systems = report_context(
+        catalog,
+        score_frame(catalog, UNITS, CURRENT, confidence={}),
+        score_frame(catalog, UNITS, PREVIOUS, confidence={}),
+    )
+    marks = [legacy.enterprise.marks, *(r.marks for r in (*legacy.areas, *legacy.units))]
+    assert marks == [""] * len(marks)
+    assert legacy.enterprise.evidence_text == f"5 of {3 * 17 * 4}, 5 on systems"
+    assert legacy.movers_excluded == 0
+    assert (legacy.rises, legacy.falls) == (on_systems.rises, on_systems.falls)
+    assert render_report(legacy) == render_report(on_systems)
+
+
+@pytest.mark.parametrize(
+    ("basis", "level", "named"),
+    [("guess", 2, "column basis has guess"), ("not_applicable", 2, "has a level")],
+)
+def test_a_wrong_basis_names_the_column(
+    catalog: Catalog, basis: str, level: int, named: str
+) -> None:
+    key = ("A", "GO-1", "process")
+    frame = score_frame(catalog, ["A"], {key: level}, basis={key: basis})
+    with pytest.raises(ValueError, match=named):
+        report_context(catalog, frame, None)

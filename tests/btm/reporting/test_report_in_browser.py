@@ -67,6 +67,7 @@ class Variant:
 VARIANTS = {
     "standalone": Variant("standalone_report", ("Enterprise", CYCLE, "Evidence sources")),
     "email": Variant("emailed_report", ("Enterprise", CYCLE, "projects-wealth.csv")),
+    "marked": Variant("marked_report", ("Marks.", "self-assessment survey alone", "n/a")),
     "executive": Variant("executive_email", ("Maturity over time", "Target and gap", CYCLE)),
     "executive-standalone": Variant("executive_standalone", ("Rule traces", CYCLE)),
     "area-owner": Variant("area_owner_email", ("Reasons and next steps", "MTI-1")),
@@ -128,6 +129,24 @@ def delivered(tmp_path_factory: pytest.TempPathFactory) -> DeliveryReport:
 @pytest.fixture
 def standalone_report(delivered: DeliveryReport) -> str:
     return delivered.report_path.read_text(encoding="utf-8")
+
+
+@pytest.fixture
+def marked_report() -> str:
+    """Levels on the survey alone, of low confidence and not applicable, with their marks
+    and the legend of them."""
+    survey = ("Wealth", "MTI-2", "process")
+    basis = {survey: "survey"} | {(u, "SP-1", "process"): "not_applicable" for u in UNITS}
+    current = score_frame(
+        CATALOG,
+        UNITS,
+        CURRENT | {survey: 1},
+        basis=basis,
+        confidence={("Retail", "GO-1", "process"): 0.2},
+    )
+    return render_report(
+        report_context(CATALOG, current, score_frame(CATALOG, UNITS, PREVIOUS))
+    ).html
 
 
 @pytest.fixture

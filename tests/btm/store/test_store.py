@@ -266,6 +266,28 @@ def test_downgrading_0004_keeps_the_originals_and_upgrades_again(database_url: s
     engine.dispose()
 
 
+def test_downgrading_0006_drops_the_planning_kinds_and_upgrades_again(
+    database_url: str,
+) -> None:
+    from alembic import command
+
+    engine = store.make_engine(database_url)
+    store.init_db(engine)
+    planning = {f"evidence_{kind}" for kind in ("budgets", "resources", "vendors", "objectives")}
+    assert planning <= set(sa.inspect(engine).get_table_names())
+    config = store.alembic_config(engine.url)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0005")
+    tables = set(sa.inspect(engine).get_table_names())
+    assert not planning & tables and "evidence_risks" in tables
+
+    store.init_db(engine)
+
+    assert planning <= set(sa.inspect(engine).get_table_names())
+    engine.dispose()
+
+
 def test_one_delivery_per_cycle_audience_and_recipient(engine: sa.Engine) -> None:
     def delivery() -> store.Delivery:
         return store.Delivery(
@@ -300,4 +322,20 @@ def test_the_migrations_build_exactly_the_models_schema(engine: sa.Engine) -> No
         differences = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
         revision = connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
     assert differences == [], "the models changed: add an Alembic revision in btm/store/migrations"
-    assert revision == "0005"
+    assert revision == "0007"
+
+
+def test_a_score_stored_before_2027_1_has_its_basis_read_from_its_trace() -> None:
+    survey = store.Score(
+        cycle_id="2025-Q4",
+        unit="A",
+        capability="SP-3",
+        dimension="process",
+        level=3,
+        rubric_version="2026.3",
+        trace=[{"rule": "survey", "level": 3}],
+    )
+    system = survey.model_copy(update={"trace": [{"rule": "x", "level": 2}]})
+    unknown = survey.model_copy(update={"trace": [], "level": None})
+    assert [store.basis_of(s) for s in (survey, system, unknown)] == ["survey", "system", "unknown"]
+    assert store.basis_of(system.model_copy(update={"basis": "blended"})) == "blended"
