@@ -30,7 +30,7 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from openpyxl import Workbook
@@ -934,16 +934,30 @@ _DECISION_LATENTS = ("body", "object", "rationale", "blank")
 
 
 @dataclass
-class _DecisionLog:
-    """One unit's governance decisions, a new batch each quarter."""
+class _Simulated:
+    """One unit's records of one kind, simulated quarter after quarter from its own
+    random stream: each record draws its latent properties from the class's LATENTS,
+    offset once per unit so that units differ."""
 
+    LATENTS: ClassVar[tuple[str, ...]] = ()
     unit: SampleUnit
     rng: Rng
-    count: int = 0
-    offsets: tuple[float, ...] = ()
+    count: int = field(default=0, kw_only=True)
+    offsets: tuple[float, ...] = field(default=(), kw_only=True)
 
     def __post_init__(self) -> None:
-        self.offsets = tuple(self.rng.random(len(_DECISION_LATENTS)).tolist())
+        self.offsets = tuple(self.rng.random(len(self.LATENTS)).tolist())
+
+    def latents(self) -> dict[str, float]:
+        """The latent uniforms of the record numbered `count`."""
+        return _uniforms(self.offsets, self.LATENTS, self.count)
+
+
+@dataclass
+class _DecisionLog(_Simulated):
+    """One unit's governance decisions, a new batch each quarter."""
+
+    LATENTS: ClassVar[tuple[str, ...]] = _DECISION_LATENTS
 
     def records(self, cycle: str, p: float, calendar: FiscalCalendar) -> list[Record]:
         start = calendar.start(cycle)
@@ -955,7 +969,7 @@ class _DecisionLog:
     def _decision(self, day: date, p: float) -> Record:
         rng = self.rng
         self.count += 1
-        u = _uniforms(self.offsets, _DECISION_LATENTS, self.count)
+        u = self.latents()
         participative = _share(p, 0.05, 0.7)
         centralized = (1.0 - participative) * (0.3 + 0.4 * p)
         body_type = _pick(
@@ -1021,17 +1035,11 @@ class _Risk:
 
 
 @dataclass
-class _RiskRegister:
+class _RiskRegister(_Simulated):
     """One unit's technology risk register, carried from quarter to quarter."""
 
-    unit: SampleUnit
-    rng: Rng
+    LATENTS: ClassVar[tuple[str, ...]] = _RISK_LATENTS
     risks: list[_Risk] = field(default_factory=list)
-    count: int = 0
-    offsets: tuple[float, ...] = ()
-
-    def __post_init__(self) -> None:
-        self.offsets = tuple(self.rng.random(len(_RISK_LATENTS)).tolist())
 
     def advance(self, as_of: date, p: float) -> None:
         """Close some risks, raise new ones, and review those the unit keeps current."""
@@ -1061,7 +1069,7 @@ class _RiskRegister:
             mitigation=mitigation,
             owner=str(rng.choice(self.unit.sponsors)),
             severity=str(rng.choice(SEVERITIES, p=[0.3, 0.4, 0.22, 0.08])),
-            u=_uniforms(self.offsets, _RISK_LATENTS, self.count),
+            u=self.latents(),
         )
         if opening and rng.random() < 0.6:
             risk.reviewed = as_of - _days(rng, 120, 400)
@@ -1172,17 +1180,11 @@ class _Application:
 
 
 @dataclass
-class _ApplicationPortfolio:
+class _ApplicationPortfolio(_Simulated):
     """One unit's applications as the APM tool holds them, one snapshot per quarter."""
 
-    unit: SampleUnit
-    rng: Rng
+    LATENTS: ClassVar[tuple[str, ...]] = _APPLICATION_LATENTS
     applications: list[_Application] = field(default_factory=list)
-    count: int = 0
-    offsets: tuple[float, ...] = ()
-
-    def __post_init__(self) -> None:
-        self.offsets = tuple(self.rng.random(len(_APPLICATION_LATENTS)).tolist())
 
     def advance(self, as_of: date, p: float) -> None:
         """Retire some applications marked for elimination, add new ones, review the rest."""
@@ -1213,7 +1215,7 @@ class _ApplicationPortfolio:
             lifecycle=str(rng.choice(LIFECYCLES, p=[0.3, 0.35, 0.2, 0.15])),
             capability=str(rng.choice(self.unit.business_capabilities)),
             cost=float(120_000.0 * rng.lognormal(0.0, 0.8)),
-            u=_uniforms(self.offsets, _APPLICATION_LATENTS, self.count),
+            u=self.latents(),
         )
         if opening and rng.random() < 0.5:
             app.reviewed = as_of - _days(rng, 200, 700)
@@ -1274,20 +1276,14 @@ class _Objective:
 
 
 @dataclass
-class _ObjectiveSet:
+class _ObjectiveSet(_Simulated):
     """One unit's objectives in the OKR tool: the enterprise's strategic objectives,
     cascaded for the strategy's three years, and the unit's own for each fiscal year."""
 
-    unit: SampleUnit
-    rng: Rng
+    LATENTS: ClassVar[tuple[str, ...]] = _OBJECTIVE_LATENTS
     capability_ids: tuple[str, ...]
     calendar: FiscalCalendar
     objectives: list[_Objective] = field(default_factory=list)
-    count: int = 0
-    offsets: tuple[float, ...] = ()
-
-    def __post_init__(self) -> None:
-        self.offsets = tuple(self.rng.random(len(_OBJECTIVE_LATENTS)).tolist())
 
     def active_ids(self) -> list[str]:
         return [o.id for o in self.objectives if o.status == "active"]
@@ -1360,7 +1356,7 @@ class _ObjectiveSet:
                 ends=ends,
                 capability_ids=tuple(self.capability_ids[i] for i in ids),
                 business_capabilities=tuple(names[i] for i in picked),
-                u=_uniforms(self.offsets, _OBJECTIVE_LATENTS, self.count),
+                u=self.latents(),
                 status=status,
                 strategic=strategic,
             )
@@ -1436,17 +1432,11 @@ class _BudgetLine:
 
 
 @dataclass
-class _BudgetPlan:
+class _BudgetPlan(_Simulated):
     """One unit's financial plan in the planning system, re-planned each fiscal year."""
 
-    unit: SampleUnit
-    rng: Rng
+    LATENTS: ClassVar[tuple[str, ...]] = _BUDGET_LATENTS
     lines: list[_BudgetLine] = field(default_factory=list)
-    count: int = 0
-    offsets: tuple[float, ...] = ()
-
-    def __post_init__(self) -> None:
-        self.offsets = tuple(self.rng.random(len(_BUDGET_LATENTS)).tolist())
 
     def advance(self, quarter: int, objective_ids: Sequence[str]) -> None:
         """Stop some lines, add new ones, re-plan at a new fiscal year, and link each line
@@ -1487,7 +1477,7 @@ class _BudgetPlan:
             planned=_round_thousands(median[category] * rng.lognormal(0.0, 0.6), 20_000),
             approval=float(rng.uniform(0.85, 1.0)),
             owner=str(rng.choice(self.unit.sponsors)),
-            u=_uniforms(self.offsets, _BUDGET_LATENTS, self.count),
+            u=self.latents(),
             new=new,
         )
 
@@ -1565,17 +1555,11 @@ class _Resource:
 
 
 @dataclass
-class _ResourcePlan:
+class _ResourcePlan(_Simulated):
     """One unit's demand requests and capacity pools in the resource tool."""
 
-    unit: SampleUnit
-    rng: Rng
+    LATENTS: ClassVar[tuple[str, ...]] = _RESOURCE_LATENTS
     resources: list[_Resource] = field(default_factory=list)
-    count: int = 0
-    offsets: tuple[float, ...] = ()
-
-    def __post_init__(self) -> None:
-        self.offsets = tuple(self.rng.random(len(_RESOURCE_LATENTS)).tolist())
 
     def advance(self, as_of: date, p: float) -> None:
         """Move requests on (planned, allocated, closed when done), take new ones."""
@@ -1642,7 +1626,7 @@ class _ResourcePlan:
             short=float(rng.uniform(low, high)),
             used=float(rng.uniform(0.92, 1.05)),
             off=off,
-            u=_uniforms(self.offsets, _RESOURCE_LATENTS, self.count),
+            u=self.latents(),
             status=status,
         )
 
@@ -1743,17 +1727,11 @@ class _Vendor:
 
 
 @dataclass
-class _VendorRegister:
+class _VendorRegister(_Simulated):
     """One unit's suppliers in procurement's register, carried from quarter to quarter."""
 
-    unit: SampleUnit
-    rng: Rng
+    LATENTS: ClassVar[tuple[str, ...]] = _VENDOR_LATENTS
     vendors: list[_Vendor] = field(default_factory=list)
-    count: int = 0
-    offsets: tuple[float, ...] = ()
-
-    def __post_init__(self) -> None:
-        self.offsets = tuple(self.rng.random(len(_VENDOR_LATENTS)).tolist())
 
     def advance(self, as_of: date, p: float) -> None:
         """Off-board some suppliers, renew expired contracts, on-board new suppliers, and
@@ -1792,7 +1770,7 @@ class _VendorRegister:
             owner=str(rng.choice(self.unit.sponsors)),
             contract_end=as_of + _days(rng, 30, 1100),
             noise=float(rng.normal(0.0, 3.0)),
-            u=_uniforms(self.offsets, _VENDOR_LATENTS, self.count),
+            u=self.latents(),
         )
         if opening and rng.random() < 0.5:
             vendor.reviewed = as_of - _days(rng, 200, 700)
