@@ -210,6 +210,6 @@ def _confidence_text(confidence: float | None, rubric: Rubric) -> str:
 
 def _coverage_text(entry: dict[str, Any]) -> str:
     coverage, n = entry.get("coverage"), entry.get("n")
-    if coverage is None or n is None:
-        return ""
+    if coverage is None or n is None or entry.get("value") is None:
+        return ""  # an unknown value's reason already says how little was measured
     return f"measured on {n:g} rows, {coverage * 100:.0f} % of its population"
