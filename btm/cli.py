@@ -23,7 +23,7 @@ import typer
 from rich.console import Console, JustifyMethod
 from rich.table import Table
 
-from btm import pipeline
+from btm import pipeline, store
 from btm import status as reading
 from btm.errors import BtmError
 from btm.evidence.notes import SourceNote
@@ -268,9 +268,16 @@ def status(
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Show the latest cycle's maturity levels (unit x capability x dimension)."""
+    """Show the latest cycle's maturity levels (unit x capability x dimension), its
+    sources and phases, and the last failed flow run with where its alert went."""
     setup = pipeline.setup()
-    shown = reading.cycle_status(setup, cycle_id, rubric)
+    try:
+        shown = reading.cycle_status(setup, cycle_id, rubric)
+    except BtmError:
+        # A run that failed before scoring anything is still news.
+        if (failure := reading.last_failure(setup)) is not None and not as_json:
+            _print_failure(failure)
+        raise
     if as_json:
         print_json(shown.to_json())
         return
@@ -282,6 +289,21 @@ def status(
         )
     _print_sources(shown.sources)
     _print_phases(shown.phases)
+    if shown.last_failure is not None:
+        _print_failure(shown.last_failure)
+
+
+def _print_failure(failure: store.RunFailure) -> None:
+    """The last failed flow run: when, why, and where its ops alert is."""
+    console.print(
+        f"[red]Last failed run[/red]: {failure.run_name} of {failure.flow_name}, "
+        f"{failure.state} at {failure.failed_at:%Y-%m-%d %H:%M} UTC: {failure.detail}"
+    )
+    alert = f"kept in {failure.alert_path}" if failure.alert_path else "not kept"
+    emailed = ", emailed to ops" if failure.alert_emailed else ""
+    why = f" ({failure.alert_error})" if failure.alert_error else ""
+    console.print(f"  alert: {alert}{emailed}{why}")
+    console.print(f"  run: {failure.link}")
 
 
 def _print_levels(setup: pipeline.Setup, shown: reading.CycleStatus) -> None:
@@ -490,7 +512,8 @@ def sources_check(
         inbox=inbox or settings.inbox_dir / cycle_id,
     )
     templating = pipeline.templating_for(cycle_id, settings, load_secret_block)
-    checks = [check_source(s, templating=templating) for s in configured]
+    limits = settings.read_limits
+    checks = [check_source(s, templating=templating, limits=limits) for s in configured]
     if as_json:
         print_json([c.to_json() for c in checks])
     else:
@@ -571,8 +594,11 @@ def validate(
     )
     _usage("--kind", lambda: kind_named(kind))  # an unknown kind is a usage error
     as_of = _usage("--cycle", lambda: setup.calendar.as_of(cycle_id) if cycle_id else date.today())
+    limits = setup.settings.read_limits
     known = (
-        _usage("--investments", lambda: known_ids_in_file(investments, "investments"))
+        _usage(
+            "--investments", lambda: known_ids_in_file(investments, "investments", limits=limits)
+        )
         if investments is not None
         else None
     )
@@ -585,6 +611,7 @@ def validate(
         values=mapping.values if mapping else None,
         known_ids=known,
         suites=setup.suites,
+        limits=limits,
     )
     if as_json:
         print_json({"file": str(path), "kind": kind, **checked.to_json()})

@@ -10,7 +10,12 @@ down in its setup, so this library never imports Prefect); `send_with_retry` han
 message to that server, trying again after transient failures, and turns every failure
 into an `SmtpError` that names the setting to check. The SMTP password is never written
 into an error message, a repr or a log line. `deliver_cycle_reports` sends a cycle's
-reports, one message and one ledger row per recipient.
+reports, one message and one ledger row per recipient: the row says `sending` (with the
+Message-ID) before the message goes out and `sent` or `failed` after, so a run that died
+in between is known, and its re-run resends only those, with the same Message-ID, naming
+them as possibly sent twice. `alert_ops` tells the ops team of a failed flow run: the
+alert is kept in the outbox and logged whatever SMTP does, and the failure recorded for
+`btm status`.
 """
 
 from __future__ import annotations
@@ -27,12 +32,12 @@ from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime, localtime, make_msgid
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import sqlalchemy as sa
 
 from btm import store
-from btm.errors import ConfigurationError, DeliveryError
+from btm.errors import BtmError, ConfigurationError, DeliveryError
 from btm.reporting.compose import AudienceReport, standalone_path, write_reports
 from btm.reporting.render import RenderedReport, write_file_atomically
 from btm.resources import TEMPLATES_DIR
@@ -50,8 +55,10 @@ def build_message(
     sender: str,
     recipients: Sequence[str],
     message_id_domain: str = "btm.local",
+    message_id: str | None = None,
 ) -> EmailMessage:
-    """The report as a multipart/alternative message: text/plain first, then text/html."""
+    """The report as a multipart/alternative message: text/plain first, then text/html;
+    `message_id` is a resend's (a new one is made when None)."""
     if not sender.strip():
         raise ConfigurationError("no sender address; set BTM_REPORT_FROM, e.g. btm@example.org")
     addresses = [r.strip() for r in recipients if r.strip()]
@@ -64,7 +71,7 @@ def build_message(
     message["From"] = sender
     message["To"] = ", ".join(addresses)
     message["Date"] = format_datetime(localtime())
-    message["Message-ID"] = make_msgid(domain=message_id_domain)
+    message["Message-ID"] = message_id or make_msgid(domain=message_id_domain)
     # Quoted-printable keeps the .eml readable and every line under SMTP's 998-octet limit,
     # which the inlined HTML (long style= attributes) would otherwise break.
     message.set_content(rendered.text, subtype="plain", charset="utf-8", cte="quoted-printable")
@@ -159,12 +166,17 @@ class SmtpError(DeliveryError):
     may succeed (no connection, a timeout, a 4xx reply) or not (a refused login, address
     or message, a TLS mismatch): only then does `send_with_retry` try again. `refused` names
     the recipients a server refused while it took the message for the others (who must
-    not be sent it again); it is empty when nobody got the message."""
+    not be sent it again); it is empty when nobody got the message. `unknown` says the
+    conversation broke off once the message itself was on its way: it may have arrived,
+    so it is not tried again at once (the ledger keeps it for the next run)."""
 
-    def __init__(self, text: str, *, transient: bool, refused: Sequence[str] = ()) -> None:
+    def __init__(
+        self, text: str, *, transient: bool, refused: Sequence[str] = (), unknown: bool = False
+    ) -> None:
         super().__init__(text)
-        self.transient = transient
+        self.transient = transient and not unknown
         self.refused = tuple(refused)
+        self.unknown = unknown
 
 
 def send_with_retry(
@@ -232,16 +244,15 @@ def send_once(message: EmailMessage, config: SmtpConfig) -> None:
         )
     port = config.port or DEFAULT_PORTS[config.tls]
     where = config.address
-    greeted = False
+    client: _Client | None = None
     try:
         # The system's trust store (or the file SSL_CERT_FILE names), with host-name checks.
         context = ssl.create_default_context()
         client = (
-            smtplib.SMTP_SSL(config.host, port, timeout=config.timeout, context=context)
+            _SslClient(config.host, port, timeout=config.timeout, context=context)
             if config.tls == "ssl"
-            else smtplib.SMTP(config.host, port, timeout=config.timeout)
+            else _Client(config.host, port, timeout=config.timeout)
         )
-        greeted = True
         with client:
             if config.tls == "starttls":
                 client.starttls(context=context)
@@ -249,7 +260,16 @@ def send_once(message: EmailMessage, config: SmtpConfig) -> None:
                 client.login(config.user, config.password or "")
             refused = client.send_message(message)
     except OSError as exc:  # smtplib's and ssl's errors are OSErrors too
-        error = _explain(exc, config=config, where=where, greeted=greeted)
+        error = _explain(
+            exc,
+            config=config,
+            where=where,
+            greeted=client is not None,
+            # No reply to the message itself: the server may have kept it.
+            unknown=client is not None
+            and client.data_begun
+            and not isinstance(exc, smtplib.SMTPResponseException),
+        )
         # A refused login drops its cause: the server may echo what it was sent.
         raise error from (None if isinstance(exc, smtplib.SMTPAuthenticationError) else exc)
     if refused:
@@ -261,6 +281,21 @@ def send_once(message: EmailMessage, config: SmtpConfig) -> None:
             refused=sorted(refused),
         )
     logger.info("sent %r to %s through %s", message["Subject"], message["To"], where)
+
+
+class _Client(smtplib.SMTP):
+    """smtplib's client, noting when the DATA command begins: from then on, a lost
+    connection or a timeout leaves unknown whether the server kept the message."""
+
+    data_begun = False
+
+    def data(self, msg: Any) -> tuple[int, bytes]:
+        self.data_begun = True
+        return super().data(msg)
+
+
+class _SslClient(_Client, smtplib.SMTP_SSL):
+    """The same, with TLS from the first byte (port 465)."""
 
 
 @dataclass(frozen=True)
@@ -304,7 +339,9 @@ class _Names:
         )
 
 
-def _explain(exc: OSError, *, config: SmtpConfig, where: str, greeted: bool) -> SmtpError:
+def _explain(
+    exc: OSError, *, config: SmtpConfig, where: str, greeted: bool, unknown: bool = False
+) -> SmtpError:
     """The error the user sees for a failed attempt: what went wrong, the setting to check,
     and whether trying again may help (a 4xx reply or a network failure)."""
     n = _Names.of(config)
@@ -314,7 +351,13 @@ def _explain(exc: OSError, *, config: SmtpConfig, where: str, greeted: bool) -> 
         else (None, str(exc))
     )
     transient = code is not None and 400 <= code < 500
-    if isinstance(exc, smtplib.SMTPAuthenticationError):
+    if unknown:
+        text = (
+            f"{where} did not confirm the message ({reply or type(exc).__name__}): it may "
+            "have arrived, so it is not sent again now; the next run resends it with the "
+            "same Message-ID"
+        )
+    elif isinstance(exc, smtplib.SMTPAuthenticationError):
         text = (
             f"{where} refused the login of {config.user!r} ({reply}); "
             f"check {n.user} and {n.password}{n.where}"
@@ -379,7 +422,7 @@ def _explain(exc: OSError, *, config: SmtpConfig, where: str, greeted: bool) -> 
     # logs and Prefect's UI.
     if config.password:
         text = text.replace(config.password, "***")
-    return SmtpError(text, transient=transient)
+    return SmtpError(text, transient=transient, unknown=unknown)
 
 
 def _refusals(refused: dict[str, tuple[int, bytes]]) -> str:
@@ -393,6 +436,14 @@ def _reply(code: int, text: bytes | str) -> str:
 
 
 # a cycle's reports: dispatch each message, with the ledger -----------------------------
+
+
+def destination(config: SmtpConfig | None, *, settings: Settings, name: str) -> tuple[str, str]:
+    """The channel a message takes and where it goes: the SMTP server when one is
+    configured, else the outbox file `<name>.eml`. Known before sending, for the ledger."""
+    if config is not None:
+        return "smtp", config.address
+    return "outbox", str(settings.outbox_dir / f"{name}.eml")
 
 
 def dispatch(
@@ -414,23 +465,6 @@ def dispatch(
     return "outbox", str(path)
 
 
-def failure_alert(
-    *, flow_name: str, run_name: str, state: str, detail: str, link: str, settings: Settings
-) -> EmailMessage | None:
-    """The ops team's email for a failed flow run; None when no ops address is set."""
-    if not settings.ops_email:
-        return None
-    message = EmailMessage()
-    message["Subject"] = f"BTM flow run {run_name} ({flow_name}): {state}"
-    message["From"] = settings.report_from
-    message["To"] = settings.ops_email
-    message.set_content(
-        f"The flow run {run_name} of {flow_name} ended {state}.\n\n"
-        f"{detail}\n\nOpen it in Prefect: {link}\n"
-    )
-    return message
-
-
 @dataclass(frozen=True)
 class AudienceDelivery:
     audience: str
@@ -440,6 +474,9 @@ class AudienceDelivery:
     failed: tuple[str, ...]  # "address: why"
     channel: str
     locations: tuple[str, ...]
+    # Sent again because an earlier attempt has no recorded outcome (a run stopped inside
+    # it): the same Message-ID, but they may have two copies.
+    resent: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -467,6 +504,11 @@ class DeliveryReport:
     def skipped(self) -> tuple[str, ...]:
         return tuple(f"{d.audience}/{r}" for d in self.audiences for r in d.skipped)
 
+    @property
+    def possibly_twice(self) -> tuple[str, ...]:
+        """`audience/recipient` of everyone who may have received this cycle's email twice."""
+        return tuple(f"{d.audience}/{r}" for d in self.audiences for r in d.resent)
+
 
 def deliver_cycle_reports(
     reports: Sequence[AudienceReport],
@@ -479,59 +521,224 @@ def deliver_cycle_reports(
     dry_run: bool = False,
 ) -> DeliveryReport:
     """Keep the standalone reports, then send each audience's email to each recipient
-    the ledger has not recorded yet: one message and one ledger row per recipient, so a
-    retried task or a re-run flow never sends a report twice. A send that fails after
-    its retries is reported, not recorded, and the others go on. `dry_run` renders and
-    keeps the files but sends and records nothing. `smtp` says where to send, read once
-    per audience that has someone to send to (default: the BTM_SMTP_* settings)."""
+    the ledger does not have as sent: one message and one ledger row per recipient, so a
+    retried task or a re-run flow never sends a report twice, except to a recipient whose
+    last attempt has no outcome (the run stopped inside it), who is sent it again with
+    the same Message-ID and named in `resent`. A send that fails after its retries is
+    recorded as failed and reported, and the others go on. `dry_run` renders and keeps
+    the files but sends and records nothing. `smtp` says where to send, read once per
+    audience that has someone to send to (default: the BTM_SMTP_* settings)."""
     server_for = smtp or (lambda: smtp_config(settings))
     index = write_reports(reports, cycle_id=cycle_id, settings=settings, templates=templates)
     outcomes = []
     for report in reports:
         audience = report.audience
-        delivered = store.delivered_to(engine=engine, cycle_id=cycle_id, audience=audience.id)
-        pending = [r for r in audience.recipients if r not in delivered]
-        skipped = tuple(r for r in audience.recipients if r not in pending)
-        sent, failed, locations, channel = [], [], [], "none"
+        ledger = store.ledger_of(engine=engine, cycle_id=cycle_id, audience=audience.id)
+        pending = [
+            r
+            for r in audience.recipients
+            if r not in ledger or ledger[r].state != store.DeliveryState.SENT
+        ]
+        skipped = [r for r in audience.recipients if r not in pending]
+        sent, failed, resent, locations, channel = [], [], [], [], "none"
         server = None if dry_run or not pending else server_for()
         for recipient in [] if dry_run else pending:
+            attempt = _Attempt(cycle_id, audience.id, recipient, ledger.get(recipient))
             message = build_message(
-                report.email, sender=settings.report_from, recipients=[recipient]
+                report.email,
+                sender=settings.report_from,
+                recipients=[recipient],
+                message_id=attempt.message_id,
             )
-            try:
-                channel, location = dispatch(
-                    message,
-                    settings=settings,
-                    name=f"{cycle_id}-{audience.id}-{_slug(recipient)}",
-                    smtp=server,
-                )
-            except DeliveryError as exc:
-                failed.append(f"{recipient}: {exc}")
-                continue
-            store.save_delivery(
+            channel, location = destination(server, settings=settings, name=attempt.name)
+            outcome = attempt.make(
+                message,
                 engine=engine,
-                delivery=store.Delivery(
-                    cycle_id=cycle_id,
-                    audience=audience.id,
-                    recipient=recipient,
-                    channel=channel,
-                    location=location,
-                ),
+                settings=settings,
+                server=server,
+                channel=channel,
+                location=location,
             )
-            sent.append(recipient)
-            locations.append(location)
+            if outcome is None:  # another run has just claimed it
+                skipped.append(recipient)
+            elif outcome:
+                failed.append(f"{recipient}: {outcome}")
+            else:
+                sent.append(recipient)
+                locations.append(location)
+                if attempt.again:
+                    resent.append(recipient)
         outcomes.append(
             AudienceDelivery(
                 audience=audience.id,
                 report_path=standalone_path(settings, cycle_id, audience.id),
                 sent=tuple(sent),
-                skipped=skipped,
+                skipped=tuple(skipped),
                 failed=tuple(failed),
                 channel=channel,
                 locations=tuple(locations),
+                resent=tuple(resent),
             )
         )
     return DeliveryReport(cycle_id, index, tuple(outcomes), dry_run)
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    """One recipient's attempt, framed by its ledger row: `sending` before, its outcome
+    after. `earlier` is the row of the last attempt, if any."""
+
+    cycle_id: str
+    audience: str
+    recipient: str
+    earlier: store.Delivery | None
+
+    @property
+    def again(self) -> bool:
+        """The last attempt's outcome is unknown: a copy may already have arrived."""
+        return self.earlier is not None and self.earlier.state == store.DeliveryState.SENDING
+
+    @property
+    def message_id(self) -> str | None:
+        """The Message-ID of the last attempt, so that a duplicate collapses in mail
+        clients (a failed attempt delivered nothing, so reusing its id is harmless)."""
+        return self.earlier.message_id if self.earlier is not None else None
+
+    @property
+    def name(self) -> str:
+        return f"{self.cycle_id}-{self.audience}-{_slug(self.recipient)}"
+
+    def make(
+        self,
+        message: EmailMessage,
+        *,
+        engine: sa.Engine,
+        settings: Settings,
+        server: SmtpConfig | None,
+        channel: str,
+        location: str,
+    ) -> str | None:
+        """Send, with the ledger around it; "" when sent, why when it failed, None when the
+        ledger has it claimed already."""
+        row = store.begin_delivery(
+            engine=engine,
+            delivery=store.Delivery(
+                cycle_id=self.cycle_id,
+                audience=self.audience,
+                recipient=self.recipient,
+                channel=channel,
+                location=location,
+                message_id=str(message["Message-ID"]),
+            ),
+        )
+        if row is None or row.id is None:
+            return None
+        if self.again:
+            assert self.earlier is not None
+            logger.warning(
+                "%s/%s: the attempt of %s (Message-ID %s) has no recorded outcome; sending "
+                "it again with the same Message-ID: %s may have two copies",
+                self.audience,
+                self.recipient,
+                f"{self.earlier.attempted_at:%Y-%m-%d %H:%M} UTC"
+                if self.earlier.attempted_at
+                else "an earlier run",
+                message["Message-ID"],
+                self.recipient,
+            )
+        try:
+            dispatch(message, settings=settings, name=self.name, smtp=server)
+        except DeliveryError as exc:
+            # Still unknown if this attempt, or an earlier one, may have delivered it.
+            unknown = self.again or (isinstance(exc, SmtpError) and exc.unknown)
+            state = store.DeliveryState.SENDING if unknown else store.DeliveryState.FAILED
+            store.finish_delivery(engine=engine, delivery_id=row.id, state=state, error=str(exc))
+            return str(exc)
+        store.finish_delivery(engine=engine, delivery_id=row.id, state=store.DeliveryState.SENT)
+        return ""
+
+
+# the ops team's alert ------------------------------------------------------------------
+
+
+def failure_alert(
+    *, flow_name: str, run_name: str, state: str, detail: str, link: str, settings: Settings
+) -> EmailMessage | None:
+    """The ops team's email for a failed flow run; None when no ops address is set."""
+    if not settings.ops_email:
+        return None
+    message = EmailMessage()
+    message["Subject"] = f"BTM flow run {run_name} ({flow_name}): {state}"
+    message["From"] = settings.report_from
+    message["To"] = settings.ops_email
+    message["Date"] = format_datetime(localtime())
+    message["Message-ID"] = make_msgid(domain="btm.local")
+    message.set_content(
+        f"The flow run {run_name} of {flow_name} ended {state}.\n\n"
+        f"{detail}\n\nOpen it in Prefect: {link}\n"
+    )
+    return message
+
+
+def alert_ops(
+    failure: store.RunFailure,
+    *,
+    settings: Settings,
+    smtp: Callable[[], SmtpConfig | None],
+    engine: Callable[[], sa.Engine],
+    sleep: Callable[[float], object] = time.sleep,
+) -> store.RunFailure:
+    """Tell the ops team of a failed flow run so that the alert always lands: logged at
+    error level, kept in the outbox as `ops-<run>.eml`, then emailed when SMTP is
+    configured (a failure to send is logged, the outbox copy stays), and recorded in the
+    store for `btm status`. Nothing here raises: the alert must not hide the failure it
+    reports. Returns the failure with where its alert went."""
+    logger.error(
+        "flow run %s of %s ended %s: %s (%s)",
+        failure.run_name,
+        failure.flow_name,
+        failure.state,
+        failure.detail,
+        failure.link,
+    )
+    message = failure_alert(
+        flow_name=failure.flow_name,
+        run_name=failure.run_name,
+        state=failure.state,
+        detail=failure.detail,
+        link=failure.link,
+        settings=settings,
+    )
+    problems = []
+    if message is None:
+        problems.append("no alert: BTM_OPS_EMAIL is not set")
+    else:
+        try:
+            path = write_to_outbox(
+                message, outbox_dir=settings.outbox_dir, name=f"ops-{_slug(failure.run_name)}"
+            )
+            failure.alert_path = str(path)
+            logger.error("the alert to %s is kept in %s", settings.ops_email, path)
+        except (OSError, BtmError) as exc:
+            problems.append(f"not kept in {settings.outbox_dir}: {exc}")
+        try:
+            config = smtp()
+            if config is not None:
+                # Two tries, not three: the outbox has it, and the run's end waits for this.
+                send_with_retry(message, config, attempts=2, backoff=(2,), sleep=sleep)
+                failure.alert_emailed = True
+        except BtmError as exc:
+            problems.append(f"not emailed: {exc}")
+    failure.alert_error = "; ".join(problems) or None
+    for problem in problems:
+        logger.error("the alert of flow run %s: %s", failure.run_name, problem)
+    try:
+        store.record_run_failure(engine=engine(), failure=failure)
+    except Exception as exc:  # a store that is down must not hide the alert
+        logger.error(
+            "could not record flow run %s's failure in the store: %s", failure.run_name, exc
+        )
+    return failure
 
 
 def _slug(address: str) -> str:

@@ -155,6 +155,7 @@ def accept(run: Setup, fetched: FetchOutcome, cycle_id: str, *, force: bool) -> 
         quarantine_dir=run.settings.quarantine_dir,
         force=force,
         suites=run.suites,
+        limits=run.settings.read_limits,
     )
 
 
@@ -440,6 +441,7 @@ class CycleRun:
             "reports": str(self.delivered.index_path),
             "delivery": self.delivered.location,
             "sent": {d.audience: list(d.sent) for d in self.delivered.audiences},
+            "possibly_twice": list(self.delivered.possibly_twice),
             "phases": self.progress.lines(settings),
         }
 

@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from btm.catalog import Catalog, load_catalog
 from btm.errors import ConfigurationError
+from btm.evidence.files import DEFAULT_LIMITS, ReadLimits
 from btm.fiscal import SETTING as FISCAL_SETTING
 from btm.fiscal import FiscalCalendar
 from btm.resources import data_file
@@ -74,6 +75,41 @@ class Settings(BaseSettings):
         description="Where BTM_HOME/reports is served (BTM_REPORT_BASE_URL); emails link to "
         "the standalone report there",
     )
+    # How much one evidence file may hold; a file past a limit is quarantined (or, in
+    # `btm validate`, refused) with one line naming the limit and its setting.
+    max_file_bytes: int = Field(
+        default=DEFAULT_LIMITS.max_file_bytes,
+        gt=0,
+        description="The largest evidence file read, in bytes (BTM_MAX_FILE_BYTES)",
+    )
+    max_xlsx_inflated_bytes: int = Field(
+        default=DEFAULT_LIMITS.max_xlsx_inflated_bytes,
+        gt=0,
+        description="The most an XLSX workbook may inflate to, in bytes, summed over its "
+        "zip members (BTM_MAX_XLSX_INFLATED_BYTES)",
+    )
+    max_xlsx_ratio: int = Field(
+        default=DEFAULT_LIMITS.max_xlsx_ratio,
+        gt=0,
+        description="The most a workbook member over 1 MB may inflate, as a multiple of its "
+        "compressed size (BTM_MAX_XLSX_RATIO)",
+    )
+    max_rows: int = Field(
+        default=DEFAULT_LIMITS.max_rows,
+        gt=0,
+        description="The most data rows (records, in JSON) one evidence file may hold "
+        "(BTM_MAX_ROWS)",
+    )
+    max_columns: int = Field(
+        default=DEFAULT_LIMITS.max_columns,
+        gt=0,
+        description="The most columns one evidence file may hold (BTM_MAX_COLUMNS)",
+    )
+    max_json_depth: int = Field(
+        default=DEFAULT_LIMITS.max_json_depth,
+        gt=0,
+        description="How deep a JSON evidence file may nest (BTM_MAX_JSON_DEPTH)",
+    )
 
     @field_validator("report_to", mode="before")
     @classmethod
@@ -105,6 +141,18 @@ class Settings(BaseSettings):
     def catalog(self) -> Catalog:
         """The catalogue: `BTM_HOME/catalog.yaml` when the PMO keeps one, else the shipped."""
         return load_catalog(data_file("catalog.yaml", self.resolved_home))
+
+    @property
+    def read_limits(self) -> ReadLimits:
+        """The limits every evidence reader is handed."""
+        return ReadLimits(
+            max_file_bytes=self.max_file_bytes,
+            max_xlsx_inflated_bytes=self.max_xlsx_inflated_bytes,
+            max_xlsx_ratio=self.max_xlsx_ratio,
+            max_rows=self.max_rows,
+            max_columns=self.max_columns,
+            max_json_depth=self.max_json_depth,
+        )
 
     @cached_property
     def calendar(self) -> FiscalCalendar:

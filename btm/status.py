@@ -1,7 +1,7 @@
 """What the store says now, as the `btm` command shows it: a cycle's levels with its
-sources and phases, its metrics, the fiscal calendar, a backlog with its pulses, and the
-phase history. Each answer is a result type that knows its JSON form, so the command
-only presents it."""
+sources, its phases and the last failed flow run with its alert, its metrics, the fiscal
+calendar, a backlog with its pulses, and the phase history. Each answer is a result type
+that knows its JSON form, so the command only presents it."""
 
 from __future__ import annotations
 
@@ -63,6 +63,7 @@ class CycleStatus:
     scores: tuple[store.Score, ...]
     sources: tuple[SourceNote, ...]
     phases: tuple[PhaseStatus, ...]
+    last_failure: store.RunFailure | None = None
 
     @property
     def title(self) -> str:
@@ -101,7 +102,17 @@ class CycleStatus:
             ],
             "sources": [n.to_json() for n in self.sources],
             "phases": [p.to_json() for p in self.phases],
+            "last_failure": failure_json(self.last_failure),
         }
+
+
+def failure_json(failure: store.RunFailure | None) -> dict[str, Any] | None:
+    return None if failure is None else failure.model_dump(mode="json", exclude={"id"})
+
+
+def last_failure(run: Setup) -> store.RunFailure | None:
+    """The flow run that failed most recently, with where its ops alert went."""
+    return store.last_run_failure(engine=run.engine)
 
 
 def cycle_status(run: Setup, cycle_id: str | None, rubric_version: str | None) -> CycleStatus:
@@ -124,6 +135,7 @@ def cycle_status(run: Setup, cycle_id: str | None, rubric_version: str | None) -
         scores=tuple(scores),
         sources=tuple(source_notes(engine=run.engine, now=store.utcnow())),
         phases=tuple(phase_statuses(engine=run.engine, settings=run.settings)),
+        last_failure=last_failure(run),
     )
 
 

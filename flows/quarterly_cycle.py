@@ -22,7 +22,7 @@ from btm.reporting.compose import AudienceReport
 from flows import artifacts
 from flows.concurrency import one_run_per_organisation
 from flows.hooks import notify_ops
-from flows.tasks import flow_setup, gather_evidence, run_actor
+from flows.tasks import flow_setup, gather_evidence, report_delivery, run_actor
 
 
 @task(cache_policy=NO_CACHE)
@@ -74,18 +74,7 @@ def deliver(
     every other recipient was served, and the flow's hook tells ops. A re-run sends only
     to those the ledger does not have."""
     outcome = pipeline.deliver(run, reports, cycle_id, dry_run=dry_run)
-    logger = get_run_logger()
-    for audience in outcome.audiences:
-        if audience.sent:
-            logger.info("%s: sent to %s", audience.audience, ", ".join(audience.sent))
-        if audience.skipped:
-            logger.info(
-                "%s: already delivered to %s; not sent again",
-                audience.audience,
-                ", ".join(audience.skipped),
-            )
-    if dry_run:
-        logger.info("dry run: reports rendered into %s, nothing sent", outcome.index_path.parent)
+    report_delivery(outcome)
     if outcome.failed:
         raise DeliveryError("could not deliver: " + "; ".join(outcome.failed))
     return outcome

@@ -8,11 +8,13 @@ from typing import Any
 
 import anyio
 from prefect import get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
 
 from btm import pipeline
+from btm.delivery import DeliveryReport
 from btm.evidence.gather import BatchResult, FetchOutcome
 from btm.evidence.sources import Source
 from btm.settings import load_settings
@@ -120,3 +122,44 @@ def _gathered(
         )
         pipeline.record_fetch_failure(run, source, cycle_id, message)
     return fetched
+
+
+def report_delivery(outcome: DeliveryReport) -> None:
+    """The delivery in the run's log and as an artifact: who was sent the report, who had
+    it already, who may have two copies (a resend after an attempt with no recorded
+    outcome, with the same Message-ID) and who could not be served."""
+    logger = get_run_logger()
+    for audience in outcome.audiences:
+        if audience.sent:
+            logger.info("%s: sent to %s", audience.audience, ", ".join(audience.sent))
+        if audience.skipped:
+            logger.info(
+                "%s: already delivered to %s; not sent again",
+                audience.audience,
+                ", ".join(audience.skipped),
+            )
+    if outcome.possibly_twice:
+        logger.warning(
+            "may have two copies (sent again after an attempt with no recorded outcome, "
+            "with the same Message-ID): %s",
+            ", ".join(outcome.possibly_twice),
+        )
+    if outcome.dry_run:
+        logger.info("dry run: reports rendered into %s, nothing sent", outcome.index_path.parent)
+    lines = [
+        f"## Delivery of cycle {outcome.cycle_id}",
+        "",
+        "| audience | sent | already delivered | may have two copies | failed |",
+        "|---|---|---|---|---|",
+        *(
+            f"| {d.audience} | {', '.join(d.sent) or '–'} | {', '.join(d.skipped) or '–'} | "
+            f"{', '.join(d.resent) or '–'} | {'; '.join(d.failed) or '–'} |"
+            for d in outcome.audiences
+        ),
+    ]
+    create_markdown_artifact(
+        "\n".join(lines),
+        key=artifacts.artifact_key("delivery", outcome.cycle_id),
+        description=f"BTM cycle {outcome.cycle_id}: {len(outcome.possibly_twice)} recipient(s) "
+        "may have two copies",
+    )

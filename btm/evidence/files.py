@@ -9,6 +9,13 @@ with the file, row and column named, what cannot be evidence: an empty or binary
 wrong encoding, a file that is not the format it claims, text where a number or a date
 belongs. Rows are numbered as a spreadsheet shows them: the header is row 1 (in JSON,
 record n is row n + 1, so the numbering reads the same).
+
+A hostile file is refused in bounded time and memory, before the part that would blow
+up reads it: a file over the byte limit by its size, a workbook by its members' declared
+sizes and compression ratios and by any XML entity declaration (XML is parsed through
+defusedxml), a CSV or sheet past the row or column limit as soon as the reader passes
+it, a JSON document nesting past the depth limit. The limits come in as `ReadLimits`,
+from the settings at the door; each refusal names the file, the limit and its setting.
 """
 
 from __future__ import annotations
@@ -21,13 +28,17 @@ import re
 import shutil
 import uuid
 import zipfile
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from xml.etree.ElementTree import ParseError
 
 import pandas as pd
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import iterparse
 
 from btm.errors import EvidenceError
 from btm.evidence.kinds import EvidenceKind, load_kinds
@@ -45,6 +56,46 @@ EXPECTED_TEXT = {
     "date": "an ISO 8601 date (YYYY-MM-DD)",
     "boolean": "true/false, yes/no, y/n or 1/0",
 }
+
+
+# The settings that hold the limits, named here so a refusal can say which one to raise.
+MAX_FILE_BYTES_SETTING = "BTM_MAX_FILE_BYTES"
+MAX_XLSX_INFLATED_BYTES_SETTING = "BTM_MAX_XLSX_INFLATED_BYTES"
+MAX_XLSX_RATIO_SETTING = "BTM_MAX_XLSX_RATIO"
+MAX_ROWS_SETTING = "BTM_MAX_ROWS"
+MAX_COLUMNS_SETTING = "BTM_MAX_COLUMNS"
+MAX_JSON_DEPTH_SETTING = "BTM_MAX_JSON_DEPTH"
+
+
+@dataclass(frozen=True)
+class ReadLimits:
+    """How much one evidence file may hold. The defaults (the settings' defaults too) sit
+    well above the demo and the 1M-row benchmark, and far below what exhausts a machine."""
+
+    max_file_bytes: int = 1_000_000_000
+    max_xlsx_inflated_bytes: int = 2_000_000_000
+    # Deflate tops out near 1 000:1 on repeated bytes; a real sheet's XML, even a very
+    # repetitive one, stays well under 200:1.
+    max_xlsx_ratio: int = 200
+    max_rows: int = 5_000_000
+    max_columns: int = 500
+    max_json_depth: int = 64
+
+
+DEFAULT_LIMITS = ReadLimits()
+
+
+def _size_text(count: int) -> str:
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if count >= scale:
+            return f"{count / scale:.1f} {unit}"
+    return f"{count} bytes"
+
+
+def _over_limit(name: str, what: str, setting: str, value: int, fix: str) -> EvidenceError:
+    """The one line of a refusal for size: the file, what is over, the limit and its
+    setting, and what to do."""
+    return EvidenceError(f"{name}: {what} ({setting}={value}); {fix}, or raise {setting}")
 
 
 @dataclass(frozen=True)
@@ -226,7 +277,7 @@ def _csv_fault(exc: pd.errors.ParserError, lines_before: int) -> str:
     return f"not readable as CSV ({message}); check quoting"
 
 
-def read_csv_text(text: str, *, name: str) -> pd.DataFrame:
+def read_csv_text(text: str, *, name: str, limits: ReadLimits = DEFAULT_LIMITS) -> pd.DataFrame:
     """Read CSV text with every column as strings and empty cells as missing.
 
     Like every reader, it indexes the rows by the number a spreadsheet shows for them
@@ -239,6 +290,11 @@ def read_csv_text(text: str, *, name: str) -> pd.DataFrame:
     body = text.lstrip("\r\n")
     lines_before = text[: len(text) - len(body)].count("\n")
     sep = _delimiter(body)
+    # A row wider than the header is refused by the tokenizer, so the header bounds every
+    # row's width; a header cell quoted over two lines only makes this count lower.
+    end = body.find("\n")
+    width = _unquoted(body if end < 0 else body[:end]).count(sep) + 1
+    _refuse_wide(width, name=name, limits=limits)
     try:
         cells = pd.read_csv(
             io.StringIO(body),
@@ -248,11 +304,15 @@ def read_csv_text(text: str, *, name: str) -> pd.DataFrame:
             keep_default_na=False,
             na_values=[""],
             skip_blank_lines=False,
+            nrows=limits.max_rows + 2,  # the header, the limit, and one row to tell
         )
     except pd.errors.ParserError as exc:
         raise EvidenceError(f"{name}: {_csv_fault(exc, lines_before)}") from None
     except pd.errors.EmptyDataError:
         raise EvidenceError(f"{name}: the file is empty; export the evidence again") from None
+    _refuse_wide(cells.shape[1], name=name, limits=limits)
+    if len(cells) > limits.max_rows + 1:
+        raise _too_many_rows(name, limits)
     rows = pd.Index(cells.index[1:] + 1 + lines_before, name=ROW_COLUMN)
     frame = cells.iloc[1:].set_axis(_header_names(cells.iloc[0]), axis=1).set_axis(rows)
     frame = frame.dropna(how="all")
@@ -262,6 +322,27 @@ def read_csv_text(text: str, *, name: str) -> pd.DataFrame:
         raise _no_rows(name)
     _refuse_unsplit_rows(frame, header_delimiter=sep, name=name)
     return frame
+
+
+def _too_many_rows(name: str, limits: ReadLimits) -> EvidenceError:
+    return _over_limit(
+        name,
+        f"holds more than {limits.max_rows} data rows, the limit",
+        MAX_ROWS_SETTING,
+        limits.max_rows,
+        "split the export",
+    )
+
+
+def _refuse_wide(width: int, *, name: str, limits: ReadLimits) -> None:
+    if width > limits.max_columns:
+        raise _over_limit(
+            name,
+            f"the header has {width} columns, over the limit of {limits.max_columns}",
+            MAX_COLUMNS_SETTING,
+            limits.max_columns,
+            "export only the columns the evidence needs",
+        )
 
 
 def _spaces_only(frame: pd.DataFrame) -> pd.Index:
@@ -312,42 +393,129 @@ def _cell_text(value: Any) -> str | None:
     return str(value)
 
 
-def read_xlsx(path: Path, *, name: str) -> pd.DataFrame:
+# The workbook's members an XLSX reader parses as XML.
+_XML_MEMBERS = (".xml", ".rels", ".vml")
+
+
+def _check_workbook(path: Path, *, name: str, limits: ReadLimits) -> None:
+    """Refuse a zip bomb and XML entities before openpyxl opens the workbook.
+
+    The sizes checked are the ones the zip's directory declares: Python's zipfile never
+    inflates a member past its declared size (a member that lies fails its CRC), so they
+    bound what reading can cost. Entities are declared in a document's prolog, so each
+    XML member is parsed (through defusedxml) only up to its root element."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+            inflated = sum(m.file_size for m in members)
+            if inflated > limits.max_xlsx_inflated_bytes:
+                raise _over_limit(
+                    name,
+                    f"the workbook inflates to {_size_text(inflated)}, over the "
+                    f"{_size_text(limits.max_xlsx_inflated_bytes)} limit",
+                    MAX_XLSX_INFLATED_BYTES_SETTING,
+                    limits.max_xlsx_inflated_bytes,
+                    "split the workbook",
+                )
+            for member in members:
+                # a small member may compress at any ratio and costs nothing to inflate
+                ratio = member.file_size / max(member.compress_size, 1)
+                if member.file_size > 1_000_000 and ratio > limits.max_xlsx_ratio:
+                    raise _over_limit(
+                        name,
+                        f"{member.filename} inflates {ratio:.0f} times its compressed size, "
+                        f"as a zip bomb does, over the limit of {limits.max_xlsx_ratio}",
+                        MAX_XLSX_RATIO_SETTING,
+                        limits.max_xlsx_ratio,
+                        "save the workbook again from the spreadsheet",
+                    )
+            for member in members:
+                if member.filename.lower().endswith(_XML_MEMBERS):
+                    _refuse_entities(archive, member.filename, name=name)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, zlib.error) as exc:
+        raise _not_a_workbook(name, exc) from None
+
+
+def _refuse_entities(archive: zipfile.ZipFile, member: str, *, name: str) -> None:
+    with archive.open(member) as stream:
+        try:
+            for _ in iterparse(stream, events=("start",)):
+                return  # the root element: the prolog, where entities live, is past
+        except DefusedXmlException:
+            raise _entities(name, member) from None
+        except ParseError as exc:
+            raise EvidenceError(
+                f"{name}: {member} in the workbook is not well-formed XML ({exc}); save it "
+                "again from the spreadsheet as Excel Workbook (.xlsx)"
+            ) from None
+
+
+def _entities(name: str, member: str) -> EvidenceError:
+    return EvidenceError(
+        f"{name}: {member} in the workbook declares XML entities, which no spreadsheet "
+        "writes and which can expand without limit (a 'billion laughs' file); none is "
+        "read, whatever the settings: save the workbook again from the spreadsheet as "
+        "Excel Workbook (.xlsx)"
+    )
+
+
+def _not_a_workbook(name: str, exc: BaseException) -> EvidenceError:
+    # openpyxl wraps the parser's error in a ValueError of several lines; the cause says it
+    cause = exc.__cause__ or exc
+    if isinstance(cause, DefusedXmlException):
+        return _entities(name, "a part")
+    reason = " ".join(str(cause).split())
+    return EvidenceError(
+        f"{name}: not a readable XLSX workbook ({reason}); save it again from the "
+        "spreadsheet as Excel Workbook (.xlsx)"
+    )
+
+
+def read_xlsx(path: Path, *, name: str, limits: ReadLimits = DEFAULT_LIMITS) -> pd.DataFrame:
     """The first worksheet, its first non-empty row as the header; date cells become ISO
     dates. A formula never calculated (a workbook written by a program, not saved from a
     spreadsheet) has no cached value and reads as an empty cell, not as its formula."""
     from openpyxl import load_workbook  # openpyxl only when a workbook arrives
 
+    _check_workbook(path, name=name, limits=limits)
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise EvidenceError(
-            f"{name}: not a readable XLSX workbook ({exc}); save it again from the "
-            "spreadsheet as Excel Workbook (.xlsx)"
-        ) from None
-    header: list[str] | None = None
-    records: list[list[str | None]] = []
-    numbers: list[int] = []
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError, ParseError, zlib.error) as exc:
+        raise _not_a_workbook(name, exc) from None
     try:
-        if not workbook.worksheets:
-            raise EvidenceError(f"{name}: the workbook has no worksheet; export the evidence again")
-        sheet = workbook.worksheets[0]
-        # Read-only mode stops at the size the file declares, and exporters often declare
-        # it wrong (`A1`): reading every row that is there loses none.
-        sheet.reset_dimensions()
-        for number, row in enumerate(sheet.iter_rows(values_only=True), start=1):
-            cells = [_cell_text(cell) for cell in row]
-            if header is None:
-                if not _blank(cells):
-                    width = max(i for i, cell in enumerate(cells) if not _blank([cell])) + 1
-                    header = _header_names(cells[:width])
-                continue
-            cells = cells[: len(header)] + [None] * (len(header) - len(cells))
-            if not _blank(cells):
-                records.append(cells)
-                numbers.append(number)
+        return _sheet_frame(workbook, name=name, limits=limits)
+    except (zipfile.BadZipFile, KeyError, ParseError, EOFError, zlib.error, ValueError) as exc:
+        raise _not_a_workbook(name, exc) from None
     finally:
         workbook.close()
+
+
+def _sheet_frame(workbook: Any, *, name: str, limits: ReadLimits) -> pd.DataFrame:
+    header: list[str] | None = None
+    header_number = 0
+    records: list[list[str | None]] = []
+    numbers: list[int] = []
+    if not workbook.worksheets:
+        raise EvidenceError(f"{name}: the workbook has no worksheet; export the evidence again")
+    sheet = workbook.worksheets[0]
+    # Read-only mode stops at the size the file declares, and exporters often declare
+    # it wrong (`A1`): reading every row that is there loses none.
+    sheet.reset_dimensions()
+    for number, row in enumerate(sheet.iter_rows(values_only=True), start=1):
+        if number - header_number > limits.max_rows + (header is None):
+            raise _too_many_rows(name, limits)
+        cells = [_cell_text(cell) for cell in row]
+        if header is None:
+            if not _blank(cells):
+                width = max(i for i, cell in enumerate(cells) if not _blank([cell])) + 1
+                _refuse_wide(width, name=name, limits=limits)
+                header = _header_names(cells[:width])
+                header_number = number
+            continue
+        cells = cells[: len(header)] + [None] * (len(header) - len(cells))
+        if not _blank(cells):
+            records.append(cells)
+            numbers.append(number)
     if header is None:
         raise EvidenceError(f"{name}: the first worksheet is empty; export the evidence again")
     if not records:
@@ -385,7 +553,34 @@ def _flat(record: Mapping[str, Any], prefix: str = "") -> dict[str, str | None]:
     return cells
 
 
-def read_json_text(text: str, *, name: str) -> pd.DataFrame:
+def _too_deep(name: str, limits: ReadLimits) -> EvidenceError:
+    return _over_limit(
+        name,
+        f"the JSON nests deeper than {limits.max_json_depth} levels, the limit",
+        MAX_JSON_DEPTH_SETTING,
+        limits.max_json_depth,
+        "export the records flatter",
+    )
+
+
+def _refuse_deep(document: Any, *, name: str, limits: ReadLimits) -> None:
+    """Walk the document a level at a time (no recursion, so no depth can overflow the
+    stack); the top-level array or object is level 1."""
+    level, depth = [document], 0
+    while level:
+        depth += 1
+        if depth > limits.max_json_depth:
+            raise _too_deep(name, limits)
+        level = [
+            child
+            for node in level
+            if isinstance(node, dict | list)
+            for child in (node.values() if isinstance(node, dict) else node)
+            if isinstance(child, dict | list)
+        ]
+
+
+def read_json_text(text: str, *, name: str, limits: ReadLimits = DEFAULT_LIMITS) -> pd.DataFrame:
     """JSON records flattened with dotted paths: `{"fields": {"status": ..}}` gives the
     column `fields.status`."""
     try:
@@ -395,9 +590,15 @@ def read_json_text(text: str, *, name: str) -> pd.DataFrame:
             f"{name}: not valid JSON at line {exc.lineno} column {exc.colno} ({exc.msg}); "
             "export it again as JSON"
         ) from None
+    except RecursionError:
+        # json's C scanner stops at Python's recursion limit (about 1 000 levels)
+        raise _too_deep(name, limits) from None
+    _refuse_deep(document, name=name, limits=limits)
     records = _records_of(document, name)
     if not records:
         raise EvidenceError(f"{name}: the array holds no records; export the evidence again")
+    if len(records) > limits.max_rows:
+        raise _too_many_rows(name, limits)
     bad = next((i for i, r in enumerate(records) if not isinstance(r, dict)), None)
     if bad is not None:
         raise EvidenceError(
@@ -407,6 +608,7 @@ def read_json_text(text: str, *, name: str) -> pd.DataFrame:
     if _SURROGATE_ESCAPE.search(text):
         _refuse_lone_surrogates(records, name)
     frame = pd.DataFrame([_flat(r) for r in records])
+    _refuse_wide(frame.shape[1], name=name, limits=limits)
     frame.index = pd.RangeIndex(2, len(records) + 2, name=ROW_COLUMN)
     return frame
 
@@ -428,15 +630,29 @@ def _refuse_lone_surrogates(records: list[Any], name: str) -> None:
             ) from None
 
 
-def read_payload(path: Path, *, name: str) -> pd.DataFrame:
+def read_payload(path: Path, *, name: str, limits: ReadLimits = DEFAULT_LIMITS) -> pd.DataFrame:
     """A payload's records as text columns, whatever its format."""
     suffix = path.suffix.lower()
-    if suffix == ".xlsx":
-        return read_xlsx(path, name=name)
-    if suffix not in (".csv", ".json"):
+    if suffix not in (".csv", ".json", ".xlsx"):
         raise EvidenceError(f"{name}: {suffix or 'no'} files are not read; send CSV, XLSX or JSON")
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise EvidenceError(f"{name}: cannot read ({exc.strerror}); check the path") from None
+    if size > limits.max_file_bytes:
+        raise _over_limit(
+            name,
+            f"the file is {_size_text(size)}, over the {_size_text(limits.max_file_bytes)} limit",
+            MAX_FILE_BYTES_SETTING,
+            limits.max_file_bytes,
+            "split the export",
+        )
+    if suffix == ".xlsx":
+        return read_xlsx(path, name=name, limits=limits)
     text = _decode(path.read_bytes(), name, csv_rows=suffix == ".csv")
-    return read_json_text(text, name=name) if suffix == ".json" else read_csv_text(text, name=name)
+    if suffix == ".json":
+        return read_json_text(text, name=name, limits=limits)
+    return read_csv_text(text, name=name, limits=limits)
 
 
 def apply_mapping(
@@ -560,10 +776,11 @@ def read_evidence(
     kind: str,
     columns: Mapping[str, str] | None = None,
     values: Mapping[str, Mapping[str, str]] | None = None,
+    limits: ReadLimits = DEFAULT_LIMITS,
 ) -> ParsedEvidence:
     """Read a payload (`name` is how messages call it), map it onto its kind and type its
     cells."""
-    frame = read_payload(path, name=name)
+    frame = read_payload(path, name=name, limits=limits)
     serials = path.suffix.lower() == ".xlsx"
     try:
         frame = apply_mapping(frame, columns=columns or {}, values=values or {})
@@ -577,6 +794,7 @@ def parse_file(
     *,
     columns: Mapping[str, str] | None = None,
     values: Mapping[str, Mapping[str, str]] | None = None,
+    limits: ReadLimits = DEFAULT_LIMITS,
 ) -> ParsedEvidence:
     """Read an archived payload: the archived copy, named as the original in messages."""
     return read_evidence(
@@ -585,4 +803,5 @@ def parse_file(
         kind=archived.kind,
         columns=columns,
         values=values,
+        limits=limits,
     )

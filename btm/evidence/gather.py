@@ -28,7 +28,9 @@ from btm import store
 from btm.errors import BtmError, EvidenceError
 from btm.evidence.connectors import connector_for
 from btm.evidence.files import (
+    DEFAULT_LIMITS,
     ArchivedFile,
+    ReadLimits,
     apply_mapping,
     archive_payload,
     read_evidence,
@@ -188,11 +190,14 @@ def check_payload(
     values: Mapping[str, Mapping[str, str]] | None = None,
     known_ids: Mapping[str, Set[str]] | None = None,
     suites: Sequence[Path] = (SUITES_DIR,),
+    limits: ReadLimits = DEFAULT_LIMITS,
 ) -> Checked:
-    """Read, map, type and validate one payload; a file that cannot be read is refused
-    with the reader's message, never an exception."""
+    """Read, map, type and validate one payload; a file that cannot be read, or is past
+    one of the `limits`, is refused with the reader's one line, never an exception."""
     try:
-        parsed = read_evidence(path, name=name, kind=kind, columns=columns, values=values)
+        parsed = read_evidence(
+            path, name=name, kind=kind, columns=columns, values=values, limits=limits
+        )
     except BtmError as exc:
         return Checked(None, None, [str(exc)])
     outcome = validate_frame(
@@ -207,11 +212,13 @@ def check_payload(
     return Checked(frame, outcome, outcome.sentences())
 
 
-def known_ids_in_file(path: Path, kind: str) -> dict[str, set[str]]:
+def known_ids_in_file(
+    path: Path, kind: str, *, limits: ReadLimits = DEFAULT_LIMITS
+) -> dict[str, set[str]]:
     """The ids of one kind's export, for checking another file's cross-kind rule by hand
     (`btm validate --investments FILE`): what a run reads from the cycle's evidence."""
     id_field = kind_named(kind).id_field
-    frame = read_evidence(path, name=str(path), kind=kind).frame
+    frame = read_evidence(path, name=str(path), kind=kind, limits=limits).frame
     if id_field not in frame.columns:
         raise EvidenceError(f"{path} has no {id_field} column; give an {kind} export")
     return {kind: {str(v) for v in frame[id_field].dropna()}}
@@ -229,6 +236,7 @@ def accept_batch(
     force: bool = False,
     known_ids: Mapping[str, Set[str]] | None = None,
     suites: Sequence[Path] = (SUITES_DIR,),
+    limits: ReadLimits = DEFAULT_LIMITS,
 ) -> BatchResult:
     """Parse and validate a payload once; store its rows or quarantine it.
 
@@ -249,6 +257,7 @@ def accept_batch(
         values=source.values,
         known_ids=known_ids,
         suites=suites,
+        limits=limits,
     )
     frame, outcome, problems = checked.frame, checked.outcome, checked.problems
     batch = existing or store.EvidenceBatch(
@@ -313,6 +322,7 @@ def accept_fetch(
     quarantine_dir: Path,
     force: bool = False,
     suites: Sequence[Path] = (SUITES_DIR,),
+    limits: ReadLimits = DEFAULT_LIMITS,
 ) -> list[BatchResult]:
     """Accept or quarantine every payload of one fetch; a fetch that brought nothing is
     recorded too, so the source shows as reached."""
@@ -329,6 +339,7 @@ def accept_fetch(
             force=force,
             known_ids=known or None,
             suites=suites,
+            limits=limits,
         )
         for archived in fetched.payloads
     ]
@@ -567,8 +578,10 @@ class SourceCheck:
         return asdict(self)
 
 
-def check_source(source: Source, *, templating: Templating) -> SourceCheck:
-    """Fetch the source into a scratch folder and read it onto its kind."""
+def check_source(
+    source: Source, *, templating: Templating, limits: ReadLimits = DEFAULT_LIMITS
+) -> SourceCheck:
+    """Fetch the source into a scratch folder and read it onto its kind, within `limits`."""
     started = time.perf_counter()
     rows, reachable, error = 0, False, None
     with tempfile.TemporaryDirectory(prefix="btm-check-") as staging:
@@ -576,7 +589,9 @@ def check_source(source: Source, *, templating: Templating) -> SourceCheck:
             payloads = connector_for(source)(source, templating, Path(staging))
             reachable = True
             for payload in payloads:
-                frame = read_payload(payload.path, name=f"{source.name}/{payload.part}")
+                frame = read_payload(
+                    payload.path, name=f"{source.name}/{payload.part}", limits=limits
+                )
                 rows += len(apply_mapping(frame, columns=source.columns, values=source.values))
             if not payloads:
                 error = "reachable, but it holds nothing to gather; check location and pattern"

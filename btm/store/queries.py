@@ -24,10 +24,12 @@ from btm.store.tables import (
     Cycle,
     CycleReview,
     Delivery,
+    DeliveryState,
     EvidenceBatch,
     Initiative,
     InitiativePulse,
     PhaseChange,
+    RunFailure,
     Score,
     SourceFetch,
     utcnow,
@@ -663,11 +665,61 @@ def find_delivery(
 
 def delivered_to(*, engine: sa.Engine, cycle_id: str, audience: str) -> set[str]:
     """The recipients the ledger records as sent the cycle's report for the audience."""
-    statement = select(Delivery.recipient).where(
-        Delivery.cycle_id == cycle_id, Delivery.audience == audience
-    )
+    return {
+        recipient
+        for recipient, row in ledger_of(engine=engine, cycle_id=cycle_id, audience=audience).items()
+        if row.state == DeliveryState.SENT
+    }
+
+
+def ledger_of(*, engine: sa.Engine, cycle_id: str, audience: str) -> dict[str, Delivery]:
+    """The audience's ledger rows for the cycle, by recipient, whatever their state."""
+    statement = select(Delivery).where(Delivery.cycle_id == cycle_id, Delivery.audience == audience)
     with session_scope(engine) as session:
-        return set(session.exec(statement))
+        return {row.recipient: row for row in session.exec(statement)}
+
+
+def begin_delivery(*, engine: sa.Engine, delivery: Delivery) -> Delivery | None:
+    """Record an attempt as `sending`, committed before the message goes out: a new row,
+    or the recipient's row of an attempt that failed or whose outcome is unknown. None
+    when the ledger has it sent (or another run has just claimed it): send nothing."""
+    with session_scope(engine) as session:
+        row = find_delivery(
+            session=session,
+            cycle_id=delivery.cycle_id,
+            audience=delivery.audience,
+            recipient=delivery.recipient,
+        )
+        if row is not None and row.state == DeliveryState.SENT:
+            return None
+        if row is None:
+            row = delivery
+        else:
+            for name in ("channel", "location", "message_id"):
+                setattr(row, name, getattr(delivery, name))
+        row.state, row.error = DeliveryState.SENDING, None
+        row.attempted_at, row.delivered_at = utcnow(), None
+        session.add(row)
+        try:
+            session.commit()
+        except sa.exc.IntegrityError:  # another run inserted the row first: it sends
+            session.rollback()
+            return None
+        return row
+
+
+def finish_delivery(
+    *, engine: sa.Engine, delivery_id: int, state: DeliveryState, error: str | None = None
+) -> None:
+    """Record an attempt's outcome: `sent` (delivered now) or `failed` (with why)."""
+    with session_scope(engine) as session:
+        row = session.get(Delivery, delivery_id)
+        if row is None:
+            raise LookupError(f"no delivery {delivery_id} in the ledger")
+        row.state, row.error = state, error
+        row.delivered_at = utcnow() if state == DeliveryState.SENT else None
+        session.add(row)
+        session.commit()
 
 
 def record_delivery(*, session: Session, delivery: Delivery) -> None:
@@ -683,3 +735,18 @@ def save_delivery(*, engine: sa.Engine, delivery: Delivery) -> None:
 
 def get_deliveries(*, session: Session, cycle_id: str) -> list[Delivery]:
     return list(session.exec(select(Delivery).where(Delivery.cycle_id == cycle_id)))
+
+
+def record_run_failure(*, engine: sa.Engine, failure: RunFailure) -> None:
+    with session_scope(engine) as session:
+        session.add(failure)
+        session.commit()
+
+
+def last_run_failure(*, engine: sa.Engine) -> RunFailure | None:
+    """The flow run that failed most recently, with where its alert went."""
+    statement = select(RunFailure).order_by(
+        col(RunFailure.failed_at).desc(), col(RunFailure.id).desc()
+    )
+    with session_scope(engine) as session:
+        return session.exec(statement.limit(1)).first()

@@ -9,6 +9,7 @@ becomes an ORM object.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
@@ -127,7 +128,21 @@ class Score(SQLModel, table=True):
     evidence_hashes: list[str] = Field(default_factory=list, sa_column=Column(JSON))
 
 
+class DeliveryState(StrEnum):
+    """Where one recipient's email stands. `sending` is written before the SMTP
+    conversation (or the outbox write) and replaced by its outcome after: a row still
+    `sending` means the run stopped in between, and nobody knows whether it arrived."""
+
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"  # the server refused it, or could not be reached: nothing delivered
+
+
 class Delivery(SQLModel, table=True):
+    """The ledger: one row per cycle x audience x recipient, holding the latest attempt.
+    A resend after an unknown outcome reuses `message_id`, so mail clients collapse the
+    duplicate."""
+
     __table_args__ = (sa.UniqueConstraint("cycle_id", "audience", "recipient"),)
 
     id: int | None = Field(default=None, primary_key=True)
@@ -136,7 +151,45 @@ class Delivery(SQLModel, table=True):
     recipient: str
     channel: str = Field(description="outbox or smtp")
     location: str | None = None
-    delivered_at: datetime = Field(default_factory=utcnow)
+    state: str = Field(
+        default=DeliveryState.SENT,
+        sa_column_kwargs={"server_default": DeliveryState.SENT.value},
+        description="sending, sent or failed (DeliveryState)",
+    )
+    message_id: str | None = Field(
+        default=None, description="the Message-ID of the attempt, kept for a resend"
+    )
+    attempted_at: datetime | None = Field(
+        default_factory=utcnow, description="when the latest attempt began"
+    )
+    delivered_at: datetime | None = Field(
+        default_factory=utcnow, description="when it was sent; None until then"
+    )
+    error: str | None = Field(default=None, description="why the latest attempt failed")
+
+
+class RunFailure(SQLModel, table=True):
+    """A flow run that failed or crashed, and where its ops alert went: appended by the
+    flows' failure hook, the latest shown by `btm status`."""
+
+    __tablename__ = "run_failure"
+
+    id: int | None = Field(default=None, primary_key=True)
+    flow_name: str
+    run_name: str
+    state: str = Field(description="Failed or Crashed")
+    detail: str = Field(description="the run's state message: why it failed")
+    link: str = Field(description="the run in the Prefect UI, or its id")
+    alert_path: str | None = Field(
+        default=None, description="the alert kept in the outbox; None without BTM_OPS_EMAIL"
+    )
+    alert_emailed: bool = Field(
+        default=False, description="whether the alert also went out by SMTP"
+    )
+    alert_error: str | None = Field(
+        default=None, description="why the alert could not be emailed or kept"
+    )
+    failed_at: datetime = Field(default_factory=utcnow, index=True)
 
 
 class PhaseChange(SQLModel, table=True):

@@ -219,3 +219,35 @@ def test_the_rubric_reference_is_generated_from_the_rubric() -> None:
     rules = json.loads(runner.invoke(app, ["rubric"]).stdout)["rules"]
     assert len({(r["capability"], r["dimension"]) for r in rules}) == 17 * 4
     assert all(r["description"] and r["rationale"] and r["improve"] for r in rules)
+
+
+def test_status_shows_the_last_failed_run_and_its_alert(btm_home: Path, tmp_path: Path) -> None:
+    _scored_home(btm_home, tmp_path)
+    engine = store.engine_for(Settings().effective_database_url)
+    alert = btm_home / "outbox" / "ops-ruby-fox.eml"
+    store.record_run_failure(
+        engine=engine,
+        failure=store.RunFailure(
+            flow_name="quarterly-cycle",
+            run_name="ruby-fox",
+            state="Failed",
+            detail="could not deliver: cannot reach the SMTP server",
+            link="http://127.0.0.1:4200/runs/flow-run/1234",
+            alert_path=str(alert),
+            alert_error="not emailed: cannot reach the SMTP server at 127.0.0.1:25",
+        ),
+    )
+
+    table = runner.invoke(app, ["status"], env={"COLUMNS": "300"})
+    assert table.exit_code == 0, table.output
+    assert "Last failed run: ruby-fox of quarterly-cycle, Failed at" in table.stdout
+    assert f"alert: kept in {alert} (not emailed: cannot reach" in table.stdout
+    assert "runs/flow-run/1234" in table.stdout
+    payload = json.loads(runner.invoke(app, ["status", "--json"]).stdout)
+    assert payload["last_failure"]["alert_path"] == str(alert)
+
+
+def test_status_without_a_failed_run_says_nothing_of_one(btm_home: Path, tmp_path: Path) -> None:
+    _scored_home(btm_home, tmp_path)
+    assert "Last failed run" not in runner.invoke(app, ["status"]).stdout
+    assert json.loads(runner.invoke(app, ["status", "--json"]).stdout)["last_failure"] is None

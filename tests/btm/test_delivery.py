@@ -1,28 +1,37 @@
 """Message building, the outbox, and sending to real SMTP servers on loopback (aiosmtpd):
 plain, STARTTLS and implicit TLS with a test CA (trustme), and retries after transient
-failures, scripted by the server's replies."""
+failures, scripted by the server's replies; the ledger around each send (a run stopped
+inside one resends only that one, with the same Message-ID, and names it), on SQLite and
+PostgreSQL; and the ops alert that lands in the outbox whatever SMTP does."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import ssl
 from collections import Counter
 from collections.abc import Callable, Iterator
+from datetime import date
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP as SMTPServer
 from aiosmtpd.smtp import Envelope, Session
 
+from btm import delivery, store
 from btm.delivery import (
+    DeliveryReport,
     SmtpConfig,
     SmtpError,
     TlsMode,
     build_message,
+    deliver_cycle_reports,
     send_once,
     send_smtp,
     send_with_retry,
@@ -30,7 +39,9 @@ from btm.delivery import (
     write_to_outbox,
 )
 from btm.errors import ConfigurationError, DeliveryError
+from btm.reporting.audiences import Audience
 from btm.reporting.charts import Chart
+from btm.reporting.compose import AudienceReport
 from btm.reporting.render import RenderedReport
 from btm.settings import Settings
 from tests.conftest import PASSWORD, KeepingHandler, free_port, only_the_right_password
@@ -532,3 +543,264 @@ def test_errors_from_a_block_name_the_block_fields(
         SmtpError, match="check username and password in the Prefect block 'btm-smtp'"
     ):
         send_once(a_message(), config)
+
+
+# The ledger: an attempt before the SMTP conversation, its outcome after ----------------------
+
+
+CYCLE = "2026-Q3"
+TEAM = ["a@example.org", "b@example.org", "c@example.org"]
+
+
+def team_reports() -> list[AudienceReport]:
+    audience = Audience(id="pmo", kind="pmo", recipients=TEAM)
+    # The ledger reads only the audience and the email; no view is needed to send.
+    return [AudienceReport(audience, None, REPORT, REPORT)]  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def ledger_engine(engine: sa.Engine) -> sa.Engine:
+    store.ensure_cycle(engine=engine, cycle_id=CYCLE, as_of=date(2026, 9, 30), actor="test")
+    return engine
+
+
+def deliver_to(
+    engine: sa.Engine, settings: Settings, controller: Controller | None
+) -> DeliveryReport:
+    return deliver_cycle_reports(
+        team_reports(),
+        engine=engine,
+        cycle_id=CYCLE,
+        settings=settings,
+        smtp=lambda: None if controller is None else at(controller, tls="none"),
+    )
+
+
+def ledger(engine: sa.Engine) -> dict[str, store.Delivery]:
+    return store.ledger_of(engine=engine, cycle_id=CYCLE, audience="pmo")
+
+
+def message_ids(handler: KeepingHandler) -> list[tuple[str, str]]:
+    found = []
+    for envelope in handler.envelopes:
+        assert envelope.original_content is not None
+        parsed = message_from_bytes(envelope.original_content, policy=policy.default)
+        found.append((envelope.rcpt_tos[0], str(parsed["Message-ID"])))
+    return found
+
+
+class DropAfterData(KeepingHandler):
+    """Keeps the n-th message, then hangs up instead of answering 250: the client cannot
+    tell whether the message arrived."""
+
+    def __init__(self, drop: int) -> None:
+        super().__init__()
+        self.drop = drop
+
+    async def handle_DATA(self, server: SMTPServer, session: Session, envelope: Envelope) -> str:
+        reply = await super().handle_DATA(server, session, envelope)
+        if len(self.envelopes) == self.drop:
+            assert isinstance(server.transport, asyncio.Transport)
+            server.transport.abort()
+        return reply
+
+
+def test_a_run_killed_after_the_server_took_a_message_resends_only_that_one(
+    ledger_engine: sa.Engine,
+    tmp_path: Path,
+    serve: Callable[..., Controller],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    settings = Settings(home=tmp_path / "home")
+    handler = KeepingHandler()
+    controller = serve(handler, auth_require_tls=False)
+    real_dispatch = delivery.dispatch
+
+    def killed_after_the_second(message: EmailMessage, **options: Any) -> tuple[str, str]:
+        sent = real_dispatch(message, **options)
+        if len(handler.envelopes) == 2:
+            raise KeyboardInterrupt  # as SIGKILL would stop it: no outcome is recorded
+        return sent
+
+    monkeypatch.setattr(delivery, "dispatch", killed_after_the_second)
+    with pytest.raises(KeyboardInterrupt):
+        deliver_to(ledger_engine, settings, controller)
+    first = message_ids(handler)
+    states = {r: row.state for r, row in ledger(ledger_engine).items()}
+    assert states == {TEAM[0]: "sent", TEAM[1]: "sending"}  # the third was never tried
+    assert ledger(ledger_engine)[TEAM[1]].message_id == first[1][1]
+
+    monkeypatch.setattr(delivery, "dispatch", real_dispatch)
+    with caplog.at_level(logging.WARNING, logger="btm.delivery"):
+        again = deliver_to(ledger_engine, settings, controller)
+
+    assert message_ids(handler) == [*first, first[1], (TEAM[2], message_ids(handler)[3][1])]
+    assert again.possibly_twice == (f"pmo/{TEAM[1]}",)
+    [pmo] = again.audiences
+    assert pmo.sent == (TEAM[1], TEAM[2]) and pmo.skipped == (TEAM[0],)
+    assert f"{TEAM[1]} may have two copies" in caplog.text and first[1][1] in caplog.text
+    assert {row.state for row in ledger(ledger_engine).values()} == {"sent"}
+
+    # once every row says sent, nobody is sent anything again
+    third = deliver_to(ledger_engine, settings, controller)
+    assert len(handler.envelopes) == 4 and third.possibly_twice == ()
+    assert [d.skipped for d in third.audiences] == [tuple(TEAM)]
+
+
+def test_a_server_hanging_up_after_data_leaves_the_outcome_unknown_until_the_next_run(
+    ledger_engine: sa.Engine, tmp_path: Path, serve: Callable[..., Controller]
+) -> None:
+    settings = Settings(home=tmp_path / "home")
+    handler = DropAfterData(drop=2)
+    controller = serve(handler, auth_require_tls=False)
+
+    first = deliver_to(ledger_engine, settings, controller)
+
+    # not retried at once: it may have arrived; the others are served
+    assert len(handler.envelopes) == 3 and [d.sent for d in first.audiences] == [(TEAM[0], TEAM[2])]
+    [failure] = first.failed
+    assert failure.startswith(TEAM[1]) and "may have arrived" in failure
+    row = ledger(ledger_engine)[TEAM[1]]
+    assert row.state == "sending" and row.error and "same Message-ID" in row.error
+
+    handler.drop = 0
+    again = deliver_to(ledger_engine, settings, controller)
+
+    assert again.possibly_twice == (f"pmo/{TEAM[1]}",)
+    ids = message_ids(handler)
+    assert [r for r, _ in ids] == [TEAM[0], TEAM[1], TEAM[2], TEAM[1]]
+    assert ids[1][1] == ids[3][1]  # the same Message-ID: a mail client shows one
+    assert ledger(ledger_engine)[TEAM[1]].state == "sent"
+
+
+def test_a_refused_message_is_failed_and_retried_normally_on_the_next_run(
+    ledger_engine: sa.Engine, tmp_path: Path, serve: Callable[..., Controller]
+) -> None:
+    settings = Settings(home=tmp_path / "home")
+    handler = ScriptedHandler(DATA=["550 5.7.1 Message rejected as spam"])  # the first only
+    controller = serve(handler, auth_require_tls=False)
+
+    first = deliver_to(ledger_engine, settings, controller)
+    row = ledger(ledger_engine)[TEAM[0]]
+    assert row.state == "failed" and row.error and "550" in row.error
+    assert row.delivered_at is None and first.possibly_twice == ()
+
+    again = deliver_to(ledger_engine, settings, controller)
+
+    assert [d.sent for d in again.audiences] == [(TEAM[0],)]
+    assert again.possibly_twice == ()  # nothing was delivered the first time
+    assert len(handler.envelopes) == 3
+
+
+def test_the_outbox_follows_the_same_ledger(
+    ledger_engine: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = Settings(home=tmp_path / "home")
+    real_write = delivery.write_to_outbox
+
+    def killed_after_the_first(message: EmailMessage, **options: Any) -> Path:
+        real_write(message, **options)
+        raise SystemExit(137)
+
+    monkeypatch.setattr(delivery, "write_to_outbox", killed_after_the_first)
+    with pytest.raises(SystemExit):
+        deliver_to(ledger_engine, settings, None)
+    [kept] = settings.outbox_dir.glob("*.eml")
+    first_id = message_from_bytes(kept.read_bytes(), policy=policy.default)["Message-ID"]
+    assert ledger(ledger_engine)[TEAM[0]].state == "sending"
+
+    monkeypatch.setattr(delivery, "write_to_outbox", real_write)
+    again = deliver_to(ledger_engine, settings, None)
+
+    assert again.possibly_twice == (f"pmo/{TEAM[0]}",)
+    assert len(list(settings.outbox_dir.glob("*.eml"))) == 3
+    resent = message_from_bytes(kept.read_bytes(), policy=policy.default)
+    assert resent["Message-ID"] == first_id
+    rows = ledger(ledger_engine)
+    assert {r.state for r in rows.values()} == {"sent"} and rows[TEAM[0]].channel == "outbox"
+    assert rows[TEAM[0]].location == str(kept)
+
+
+def test_rows_stored_before_the_attempts_read_as_sent(database_url: str) -> None:
+    from alembic import command
+
+    engine = store.make_engine(database_url)
+    config = store.alembic_config(engine.url)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0007")
+        connection.execute(
+            sa.text(
+                "INSERT INTO cycle (id, as_of, started_at) VALUES ('2026-Q1', '2026-03-31', "
+                "'2026-04-01 00:00:00')"
+            )
+        )
+        connection.execute(
+            sa.text(
+                "INSERT INTO delivery (cycle_id, audience, recipient, channel, delivered_at) "
+                "VALUES ('2026-Q1', 'pmo', 'a@example.org', 'smtp', '2026-04-02 08:00:00')"
+            )
+        )
+    store.init_db(engine)
+    [row] = store.ledger_of(engine=engine, cycle_id="2026-Q1", audience="pmo").values()
+    assert row.state == "sent" and row.attempted_at == row.delivered_at
+    assert store.delivered_to(engine=engine, cycle_id="2026-Q1", audience="pmo") == {
+        "a@example.org"
+    }
+    engine.dispose()
+
+
+# The ops alert always lands ------------------------------------------------------------------
+
+
+def test_with_smtp_down_the_alert_is_kept_logged_and_recorded(
+    engine: sa.Engine, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = Settings(home=tmp_path / "home", ops_email="ops@example.org")
+    down = SmtpConfig(host="127.0.0.1", port=free_port(), tls="none", timeout=2)
+    failure = store.RunFailure(
+        flow_name="quarterly-cycle",
+        run_name="ruby-fox",
+        state="Failed",
+        detail="could not deliver: cannot reach the SMTP server",
+        link="flow run id 1234",
+    )
+    monkey_sleeps: list[float] = []
+
+    with caplog.at_level(logging.ERROR, logger="btm.delivery"):
+        kept = delivery.alert_ops(
+            failure,
+            settings=settings,
+            smtp=lambda: down,
+            engine=lambda: engine,
+            sleep=monkey_sleeps.append,
+        )
+
+    path = settings.outbox_dir / "ops-ruby-fox.eml"
+    alert = message_from_bytes(path.read_bytes(), policy=policy.default)
+    assert alert["To"] == "ops@example.org" and "ruby-fox" in alert["Subject"]
+    assert kept.alert_path == str(path) and not kept.alert_emailed
+    assert kept.alert_error and "cannot reach the SMTP server" in kept.alert_error
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert any("ruby-fox" in r.getMessage() and "Failed" in r.getMessage() for r in errors)
+    assert any(str(path) in r.getMessage() for r in errors)
+    latest = store.last_run_failure(engine=engine)
+    assert latest is not None and latest.run_name == "ruby-fox"
+    assert latest.alert_path == str(path) and monkey_sleeps == [2]
+
+
+def test_with_smtp_up_the_alert_is_kept_and_emailed(
+    engine: sa.Engine, tmp_path: Path, smtp_server: tuple[Controller, KeepingHandler]
+) -> None:
+    controller, handler = smtp_server
+    settings = Settings(home=tmp_path / "home", ops_email="ops@example.org")
+    failure = store.RunFailure(
+        flow_name="f", run_name="r", state="Crashed", detail="killed", link="l"
+    )
+    kept = delivery.alert_ops(
+        failure, settings=settings, smtp=lambda: at(controller, tls="none"), engine=lambda: engine
+    )
+    assert kept.alert_emailed and kept.alert_error is None
+    assert [e.rcpt_tos for e in handler.envelopes] == [["ops@example.org"]]
+    assert (settings.outbox_dir / "ops-r.eml").exists()

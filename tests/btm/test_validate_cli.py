@@ -25,6 +25,17 @@ from typer.testing import CliRunner, Result
 
 from btm.cli import app
 from btm.evidence.kinds import kind_named
+from tests.btm.evidence.test_hostile_files import (
+    SHARED,
+    billion_laughs_xlsx,
+    deep_json,
+    inflating_xlsx,
+    long_csv,
+    long_xlsx,
+    very_deep_json,
+    wide_csv,
+    wide_xlsx,
+)
 from tests.factories import rows, write_csv
 
 runner = CliRunner()
@@ -217,10 +228,20 @@ class Case:
     exit_code: int
     says: tuple[str, ...]
     investments: bool = False  # pass --investments with INV-1 and INV-2
+    env: tuple[tuple[str, str], ...] = ()  # settings for the run: the limits, set low
+    # a hostile file's: the setting its refusal names ("" for XML entities, never allowed)
+    limit: str | None = None
 
 
 def _refused(id: str, file: str, write: Writer, *says: str) -> Case:
     return Case(id, file, write, 1, says)
+
+
+def _hostile(id: str, file: str, write: Writer, setting: str, *says: str, low: int = 0) -> Case:
+    """A hostile file, refused in one line naming the file, the limit and its setting;
+    `low` sets that limit low, so the test never builds a file of gigabytes."""
+    env = ((setting, str(low)),) if low else ()
+    return Case(id, file, write, 1, (f"{file}: ", *says, setting), env=env, limit=setting)
 
 
 def _accepted(id: str, file: str, write: Writer, *says: str, investments: bool = False) -> Case:
@@ -516,12 +537,98 @@ CORPUS = [
     # The product documents no size limit for a cell (pandas' C reader has none): a 1 MB
     # cell is read whole and the file accepted.
     _accepted("one-megabyte-cell", "projects.csv", _broken("projects", 3, name=BIG_CELL)),
+    # hostile files (tests/btm/evidence/test_hostile_files.py builds them)
+    _hostile(
+        "billion-laughs-in-the-sheet",
+        "risks.xlsx",
+        billion_laughs_xlsx,
+        "",
+        "xl/worksheets/sheet1.xml in the workbook declares XML entities",
+        "none is read, whatever the settings",
+    ),
+    _hostile(
+        "billion-laughs-in-the-shared-strings",
+        "risks.xlsx",
+        lambda path: billion_laughs_xlsx(path, member=SHARED),
+        "",
+        "xl/sharedStrings.xml in the workbook declares XML entities",
+    ),
+    _hostile(
+        "zip-bomb-past-the-inflated-size",
+        "risks.xlsx",
+        inflating_xlsx,
+        "BTM_MAX_XLSX_INFLATED_BYTES",
+        "the workbook inflates to 10.0 MB, over the 1.0 MB limit",
+        low=1_000_000,
+    ),
+    _hostile(
+        "zip-bomb-past-the-ratio",
+        "risks.xlsx",
+        inflating_xlsx,
+        "BTM_MAX_XLSX_RATIO",
+        "xl/worksheets/sheet1.xml inflates",
+        "over the limit of 200",
+    ),
+    _hostile(
+        "file-past-the-byte-limit",
+        "projects.csv",
+        lambda path: long_csv(path, count=20),
+        "BTM_MAX_FILE_BYTES",
+        "over the 1.0 kB limit",
+        low=1_000,
+    ),
+    _hostile(
+        "csv-past-the-row-limit",
+        "projects.csv",
+        lambda path: long_csv(path, count=11),
+        "BTM_MAX_ROWS",
+        "holds more than 10 data rows",
+        low=10,
+    ),
+    _hostile(
+        "sheet-past-the-row-limit",
+        "risks.xlsx",
+        lambda path: long_xlsx(path, count=11),
+        "BTM_MAX_ROWS",
+        "holds more than 10 data rows",
+        low=10,
+    ),
+    _hostile(
+        "csv-past-the-column-limit",
+        "projects.csv",
+        lambda path: wide_csv(path, columns=30),
+        "BTM_MAX_COLUMNS",
+        "the header has 30 columns, over the limit of 20",
+        low=20,
+    ),
+    _hostile(
+        "sheet-past-the-column-limit",
+        "risks.xlsx",
+        lambda path: wide_xlsx(path, columns=30),
+        "BTM_MAX_COLUMNS",
+        "the header has 30 columns, over the limit of 20",
+        low=20,
+    ),
+    _hostile(
+        "json-past-the-depth-limit",
+        "projects.json",
+        lambda path: deep_json(path, depth=65),
+        "BTM_MAX_JSON_DEPTH",
+        "the JSON nests deeper than 64 levels",
+    ),
+    _hostile(
+        "json-past-the-recursion-limit",
+        "projects.json",
+        very_deep_json,
+        "BTM_MAX_JSON_DEPTH",
+        "the JSON nests deeper than 64 levels",
+    ),
 ]
 
 
-def _validate(*args: str) -> Result:
+def _validate(*args: str, env: tuple[tuple[str, str], ...] = ()) -> Result:
     """`btm validate` with its output; an exception is a failure whatever the exit code."""
-    result = runner.invoke(app, ["validate", *args], env={"COLUMNS": "400"})
+    result = runner.invoke(app, ["validate", *args], env={"COLUMNS": "400", **dict(env)})
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exc_info
     assert "Traceback" not in result.output
     return result
@@ -536,7 +643,7 @@ def _run(case: Case, tmp_path: Path, *extra: str) -> Result:
             "--investments",
             str(write_csv(tmp_path / "investments.csv", _valid("investments", 2))),
         ]
-    return _validate(*args)
+    return _validate(*args, env=case.env)
 
 
 @pytest.mark.parametrize("case", CORPUS, ids=lambda case: case.id)
@@ -547,6 +654,19 @@ def test_a_bad_file_is_explained_by_row_or_column(case: Case, tmp_path: Path) ->
     assert f"{tmp_path / case.file}: " in result.stdout and verdict in result.stdout
     for text in case.says:
         assert text in result.stdout, f"{text!r} not in:\n{result.stdout}"
+
+
+HOSTILE = [case for case in CORPUS if case.limit is not None]
+
+
+@pytest.mark.parametrize("case", HOSTILE, ids=lambda case: case.id)
+def test_a_hostile_file_is_refused_in_one_line(case: Case, tmp_path: Path) -> None:
+    result = _run(case, tmp_path)
+    assert result.exit_code == 1, result.output
+    (problem,) = [line for line in result.stdout.splitlines() if line.startswith("- ")]
+    assert problem.startswith(f"- {tmp_path / case.file}: "), problem
+    if case.limit:
+        assert f"({case.limit}=" in problem and f"raise {case.limit}" in problem, problem
 
 
 def test_the_corpus_covers_thirty_bad_files_with_unique_names() -> None:
