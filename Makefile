@@ -35,3 +35,5 @@ clean:
 bench: $(STAMP)
 	$(BIN)/python -m tests.benchmarks.bench_cycle --rows $(or $(ROWS),1000000)
 	$(BIN)/python -m tests.benchmarks.bench_validation --rows $(or $(ROWS),1000000)
+	$(BIN)/python -m tests.benchmarks.bench_fetch --issues $(or $(ISSUES),100000)
+	$(BIN)/python -m tests.benchmarks.bench_cli

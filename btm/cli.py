@@ -3,33 +3,37 @@
 Each command parses its options, builds the setup once (`btm.pipeline.setup`), makes one
 call into the core and presents the result: a table, or with `--json` the result's own
 JSON form. Every `BtmError`, whatever the command, ends as one red line naming what to
-fix and exit code 1, never a traceback. Prefect and the flows are imported only inside
-the commands that start a flow run, so `btm status` never pays Prefect's start-up cost.
+fix and exit code 1, never a traceback. A command imports what it uses when it runs, so
+`btm --help` loads little more than Typer, and a read command on a current schema loads
+no Alembic, templates, charts or Great Expectations. Prefect and the flows are imported
+only inside the commands that start a flow run, so `btm status` never pays Prefect's
+start-up cost.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-import webbrowser
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date
 from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
-import pandas as pd
 import typer
 from rich.console import Console, JustifyMethod
 from rich.table import Table
 
-from btm import pipeline, store
-from btm import status as reading
 from btm.errors import BtmError
-from btm.evidence.notes import SourceNote
-from btm.evidence.sources import Source, load_sources
-from btm.improvement.phases import PhaseStatus
 from btm.vocabulary import Phase
+
+if TYPE_CHECKING:
+    from btm import status as reading
+    from btm import store
+    from btm.evidence.notes import SourceNote
+    from btm.evidence.sources import Source
+    from btm.improvement.phases import PhaseStatus
+    from btm.pipeline import Setup
 
 console = Console(soft_wrap=True, highlight=False)
 errors = Console(stderr=True)
@@ -104,6 +108,14 @@ def say(text: str) -> None:
     console.print(text, markup=False)
 
 
+def door_setup() -> Setup:
+    """The command's setup (`btm.pipeline.setup`): the pipeline is imported when a command
+    first needs it, not with the CLI."""
+    from btm import pipeline
+
+    return pipeline.setup()
+
+
 # commands that start a flow run ---------------------------------------------------------
 
 
@@ -143,7 +155,7 @@ def demo() -> None:
     from flows.evidence_refresh import evidence_refresh
     from flows.initiative_pulse import initiative_pulse
 
-    run = pipeline.setup()
+    run = door_setup()
     generate_sample_evidence(run.settings.inbox_dir, cycles=DEMO_CYCLES, calendar=run.calendar)
     install_demo_audiences(run)
     console.print(f"sample evidence for {', '.join(DEMO_CYCLES)} in {run.settings.inbox_dir}")
@@ -201,7 +213,9 @@ def run(
     ] = False,
 ) -> None:
     """Run the quarterly cycle once (by default for the last quarter that ended)."""
-    calendar = pipeline.setup().calendar
+    from btm.evidence.sources import load_sources
+
+    calendar = door_setup().calendar
     cycle_id = cycle_id or calendar.ended_before(date.today())
     calendar.parse(cycle_id)  # a malformed id is refused before Prefect starts
     if sources is not None:
@@ -253,7 +267,7 @@ def sample(
     """Write the sample enterprise's evidence exports, one folder per quarter."""
     from btm.demo.sample import generate_sample_evidence
 
-    paths = generate_sample_evidence(out, calendar=pipeline.setup().calendar)
+    paths = generate_sample_evidence(out, calendar=door_setup().calendar)
     console.print(f"{len(paths)} files written under {out}")
 
 
@@ -270,7 +284,9 @@ def status(
 ) -> None:
     """Show the latest cycle's maturity levels (unit x capability x dimension), its
     sources and phases, and the last failed flow run with where its alert went."""
-    setup = pipeline.setup()
+    from btm import status as reading
+
+    setup = door_setup()
     try:
         shown = reading.cycle_status(setup, cycle_id, rubric)
     except BtmError:
@@ -306,7 +322,7 @@ def _print_failure(failure: store.RunFailure) -> None:
     console.print(f"  run: {failure.link}")
 
 
-def _print_levels(setup: pipeline.Setup, shown: reading.CycleStatus) -> None:
+def _print_levels(setup: Setup, shown: reading.CycleStatus) -> None:
     levels = {(s.capability, s.dimension, s.unit): s.level for s in shown.scores}
     units = sorted({s.unit for s in shown.scores})
     print_table(
@@ -369,7 +385,9 @@ def rescore(
 ) -> None:
     """Rescore a cycle's stored evidence under the current rubric, as a set labelled with
     the rubric's version; the original scores are kept. Nothing is gathered or sent."""
-    outcome = pipeline.rescore(pipeline.setup(), cycle_id, force=force)
+    from btm import pipeline
+
+    outcome = pipeline.rescore(door_setup(), cycle_id, force=force)
     if as_json:
         print_json(outcome.to_json())
         return
@@ -389,9 +407,10 @@ def explain(
 ) -> None:
     """Why a capability's levels are what they are: every rule with its outcome, value,
     threshold, evidence batch and age, then what the next level needs."""
+    from btm import status as reading
     from btm.explain import explain as explain_cells
 
-    setup = pipeline.setup()
+    setup = door_setup()
     cells = explain_cells(
         engine=setup.engine,
         catalog=setup.catalog,
@@ -445,10 +464,13 @@ def metrics(
     as_json: JsonOption = False,
 ) -> None:
     """Every metric per business unit and for the enterprise, from a cycle's evidence."""
+    import pandas as pd
+
+    from btm import status as reading
     from btm.metrics import METRICS
     from btm.scoring.rubric import format_value
 
-    computed = reading.cycle_metrics(pipeline.setup(), cycle_id)
+    computed = reading.cycle_metrics(door_setup(), cycle_id)
     if as_json:
         print_json(computed.to_json())
         return
@@ -499,12 +521,13 @@ def sources_check(
     """Try each configured source: reachable, rows, latency, and the error with its fix.
 
     Nothing is archived or stored. Exit code 1 when any source fails."""
+    from btm import pipeline
     from btm.evidence.gather import check_source, configured_sources
 
     # a source may name a Prefect Secret block, which only Prefect can read
     from flows.credentials import load_secret_block
 
-    settings = pipeline.setup().settings
+    settings = door_setup().settings
     cycle_id = cycle_id or settings.calendar.ended_before(date.today())
     configured = configured_sources(
         sources_file=sources,
@@ -541,7 +564,7 @@ def sources_check(
 def _source_named(name: str, sources_file: Path | None) -> Source:
     from btm.evidence.gather import configured_sources
 
-    settings = pipeline.setup().settings
+    settings = door_setup().settings
     configured = configured_sources(
         sources_file=sources_file, home=settings.resolved_home, inbox=settings.inbox_dir
     )
@@ -587,7 +610,7 @@ def validate(
     from btm.evidence.gather import check_payload, known_ids_in_file
     from btm.evidence.kinds import kind_named
 
-    setup = pipeline.setup()
+    setup = door_setup()
     mapping = _usage("--kind", lambda: _source_named(source, sources) if source else None)
     kind = (
         kind or (mapping.kind if mapping else None) or _usage("--kind", lambda: kind_of_file(path))
@@ -634,7 +657,7 @@ def model(
     """The capabilities, dimensions, levels and states, with the source of every text."""
     from btm.catalog import model_markdown
 
-    catalog = pipeline.setup().catalog
+    catalog = door_setup().catalog
     if markdown:
         sys.stdout.write(model_markdown(catalog))
         return
@@ -655,7 +678,7 @@ def rubric(
     """List every rule of the rubric with its level, description and how to improve."""
     from btm.scoring.reference import rubric_markdown
 
-    setup = pipeline.setup()
+    setup = door_setup()
     if markdown:
         sys.stdout.write(rubric_markdown(setup.rubric, setup.catalog))
         return
@@ -680,9 +703,10 @@ def cycle_advance(
     """Move a cycle to its next phase. From design this is the PMO's approval of the
     backlog; from execute it reviews the cycle against the next one and closes it.
     Default: the newest cycle in design."""
+    from btm import status as reading
     from btm.improvement.progress import advance
 
-    setup = pipeline.setup()
+    setup = door_setup()
     phases = (Phase.DESIGN, Phase.ASSESS, Phase.EXECUTE, Phase.IMPROVE)
     chosen = reading.cycle_in(setup, phases, cycle_id)
     change = advance(
@@ -699,7 +723,9 @@ def cycle_advance(
 @cycle_app.command("history")
 def cycle_history(cycle_id: CycleOption = None, as_json: JsonOption = False) -> None:
     """Every phase change of a cycle (default: all cycles): who, when and why."""
-    history = reading.phase_history(pipeline.setup(), cycle_id)
+    from btm import status as reading
+
+    history = reading.phase_history(door_setup(), cycle_id)
     if as_json:
         print_json(history.to_json())
         return
@@ -716,7 +742,9 @@ def cycle_history(cycle_id: CycleOption = None, as_json: JsonOption = False) -> 
 @app.command("calendar")
 def calendar_command(as_json: JsonOption = False) -> None:
     """The fiscal calendar: the quarters around today and the quarterly cron line."""
-    view = reading.calendar_view(pipeline.setup().calendar, date.today())
+    from btm import status as reading
+
+    view = reading.calendar_view(door_setup().calendar, date.today())
     if as_json:
         print_json(view.to_json())
         return
@@ -742,7 +770,9 @@ def calendar_command(as_json: JsonOption = False) -> None:
 def initiatives_list(cycle_id: CycleOption = None, as_json: JsonOption = False) -> None:
     """The backlog of a cycle (default: the newest cycle in design or execute), with each
     initiative's latest pulse."""
-    setup = pipeline.setup()
+    from btm import status as reading
+
+    setup = door_setup()
     phases = (Phase.DESIGN, Phase.EXECUTE, Phase.IMPROVE, Phase.CLOSED)
     shown = reading.backlog(setup, reading.cycle_in(setup, phases, cycle_id))
     if as_json:
@@ -776,9 +806,10 @@ def initiatives_export(
     cycle_id: CycleOption = None,
 ) -> None:
     """Write a cycle's backlog (default: the newest in design) for the PMO's review."""
+    from btm import status as reading
     from btm.improvement.backlog import export_backlog
 
-    setup = pipeline.setup()
+    setup = door_setup()
     chosen = reading.cycle_in(setup, (Phase.DESIGN, Phase.EXECUTE), cycle_id)
     count = export_backlog(engine=setup.engine, cycle_id=chosen, path=path)
     console.print(
@@ -794,9 +825,10 @@ def initiatives_import(
 ) -> None:
     """Apply the PMO's reviewed backlog; every row is checked and nothing changes unless
     all pass. Default cycle: the newest in design."""
+    from btm import status as reading
     from btm.improvement.backlog import import_backlog
 
-    setup = pipeline.setup()
+    setup = door_setup()
     chosen = reading.cycle_in(setup, (Phase.DESIGN, Phase.EXECUTE), cycle_id)
     outcome = import_backlog(
         engine=setup.engine,
@@ -825,9 +857,13 @@ def report_preview(
 ) -> None:
     """Render a scored cycle's reports (default: the latest) into BTM_HOME/reports/preview
     and print their paths; nothing is sent or recorded."""
+    import webbrowser
+
+    from btm import pipeline
+    from btm import status as reading
     from btm.reporting.compose import write_previews
 
-    setup = pipeline.setup()
+    setup = door_setup()
     scored = reading.scored_cycle(setup, cycle_id)
     reports = pipeline.render(setup, scored.id, only=audience)
     for report, path in write_previews(reports, cycle_id=scored.id, settings=setup.settings):

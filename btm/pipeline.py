@@ -47,6 +47,7 @@ from btm.scoring.rubric import Rubric, load_rubric
 from btm.scoring.survey import survey_answers
 from btm.settings import Settings, load_settings
 from btm.targets import Targets, load_targets
+from btm.timing import stage
 
 OPENER = "btm"  # who opens a cycle gathered outside a flow run
 
@@ -130,10 +131,18 @@ def open_cycle(run: Setup, cycle_id: str, *, actor: str = OPENER) -> None:
     )
 
 
-def fetch(run: Setup, source: Source, cycle_id: str) -> FetchOutcome:
-    """One source's payloads, archived by sha256 before anything reads them."""
+def fetch(run: Setup, source: Source, cycle_id: str, *, full: bool = False) -> FetchOutcome:
+    """One source's payloads, archived by sha256 before anything reads them. An API
+    source fetches only what changed since its last accepted fetch in the cycle, merged
+    onto that fetch's snapshot, unless `full` (or its `fetch: full`) asks for everything."""
     templating = templating_for(cycle_id, run.settings, run.read_secret_block)
-    return fetch_source(source, templating=templating, archive_dir=run.settings.archive_dir)
+    return fetch_source(
+        source,
+        templating=templating,
+        archive_dir=run.settings.archive_dir,
+        engine=run.engine,
+        full=full,
+    )
 
 
 def record_fetch_failure(run: Setup, source: Source, cycle_id: str, error: str) -> None:
@@ -163,12 +172,13 @@ def gather(
     run: Setup, cycle_id: str, sources: Sequence[Source], *, force: bool = False
 ) -> list[BatchResult]:
     """Open the cycle, fetch every source in turn (a failed one is recorded and the others
-    go on), then validate and store what came back, referenced kinds first."""
+    go on), then validate and store what came back, referenced kinds first. `force`
+    re-reads every payload and fetches every API source in full, as the flow does."""
     open_cycle(run, cycle_id)
     fetched = []
     for source in sources:
         try:
-            fetched.append(fetch(run, source, cycle_id))
+            fetched.append(fetch(run, source, cycle_id, full=force))
         except BtmError as exc:
             record_fetch_failure(run, source, cycle_id, str(exc))
     return [
@@ -188,7 +198,8 @@ def fresh_frames(results: Sequence[BatchResult]) -> dict[int, pd.DataFrame]:
 
 def plan(run: Setup, cycle_id: str) -> EvidencePlan:
     """The batches the cycle is scored on: this cycle's accepted ones, the rest carried."""
-    return evidence_plan(engine=run.engine, cycle_id=cycle_id)
+    with stage("plan"):
+        return evidence_plan(engine=run.engine, cycle_id=cycle_id)
 
 
 def scores_are_current(
@@ -220,21 +231,25 @@ def score_cycle(
 ) -> list[CellScore]:
     """Every unit's cells on the cycle's evidence; `history` holds the metrics' values in
     the earlier cycles, for the rules on history (level 5)."""
-    metrics = compute_metrics(evidence.frames, as_of=evidence.as_of, policy=rubric.metric_policy)
-    answers = survey_answers(
-        evidence.frames.get("survey"),
-        as_of=evidence.as_of,
-        max_age_days=rubric.survey.max_age_days,
-        batch_ages=evidence.batch_ages(),
-    )
-    return score_units(
-        metrics,
-        rubric=rubric,
-        catalog=catalog,
-        ages=evidence.ages_by_unit(),
-        survey=answers,
-        history=history,
-    )
+    with stage("metrics"):
+        metrics = compute_metrics(
+            evidence.frames, as_of=evidence.as_of, policy=rubric.metric_policy
+        )
+    with stage("score"):
+        answers = survey_answers(
+            evidence.frames.get("survey"),
+            as_of=evidence.as_of,
+            max_age_days=rubric.survey.max_age_days,
+            batch_ages=evidence.batch_ages(),
+        )
+        return score_units(
+            metrics,
+            rubric=rubric,
+            catalog=catalog,
+            ages=evidence.ages_by_unit(),
+            survey=answers,
+            history=history,
+        )
 
 
 def scoring_targets(run: Setup, cycle_id: str) -> Targets:
@@ -305,24 +320,27 @@ def score(
 ) -> int:
     """Assemble the planned evidence, score every unit, measure the gaps to target and
     save the cycle's set: the one scoring sequence, for a run and a rescore alike."""
-    evidence = assemble_evidence(
-        engine=run.engine,
-        cycle_id=cycle_id,
-        calendar=run.calendar,
-        plan=planned or plan(run, cycle_id),
-        fresh=fresh,
-    )
-    history = store.metric_history(
-        engine=run.engine,
-        cycle_id=cycle_id,
-        rubric_version=run.rubric.version,
-        cycles=run.rubric.history_cycles,
-    )
+    planned = planned or plan(run, cycle_id)
+    with stage("plan"):
+        evidence = assemble_evidence(
+            engine=run.engine,
+            cycle_id=cycle_id,
+            calendar=run.calendar,
+            plan=planned,
+            fresh=fresh,
+        )
+        history = store.metric_history(
+            engine=run.engine,
+            cycle_id=cycle_id,
+            rubric_version=run.rubric.version,
+            cycles=run.rubric.history_cycles,
+        )
     scores = score_cycle(evidence, rubric=run.rubric, catalog=run.catalog, history=history)
-    targets = scoring_targets(run, cycle_id)
-    return save_scores(
-        scores, engine=run.engine, evidence=evidence, rubric=run.rubric, targets=targets
-    )
+    with stage("save"):
+        targets = scoring_targets(run, cycle_id)
+        return save_scores(
+            scores, engine=run.engine, evidence=evidence, rubric=run.rubric, targets=targets
+        )
 
 
 @dataclass(frozen=True)

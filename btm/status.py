@@ -1,16 +1,15 @@
 """What the store says now, as the `btm` command shows it: a cycle's levels with its
 sources, its phases and the last failed flow run with its alert, its metrics, the fiscal
 calendar, a backlog with its pulses, and the phase history. Each answer is a result type
-that knows its JSON form, so the command only presents it."""
+that knows its JSON form, so the command only presents it. The metrics (and pandas) load
+for `btm metrics` alone, so the other answers start without them."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from btm import store
 from btm.errors import BtmError
@@ -18,9 +17,12 @@ from btm.evidence.gather import assemble_evidence, source_notes
 from btm.evidence.notes import SourceNote
 from btm.fiscal import FiscalCalendar
 from btm.improvement.phases import PhaseStatus, phase_statuses
-from btm.metrics import ENTERPRISE, METRICS, compute_metrics, enterprise_metrics
-from btm.pipeline import Setup
 from btm.vocabulary import Phase
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from btm.pipeline import Setup
 
 
 def scored_cycle(run: Setup, cycle_id: str | None) -> store.Cycle:
@@ -148,6 +150,10 @@ class CycleMetrics:
     table: pd.DataFrame  # one row per unit and one for the enterprise, one column per metric
 
     def to_json(self) -> dict[str, Any]:
+        import pandas as pd
+
+        from btm.metrics import METRICS
+
         return {
             "cycle": self.cycle_id,
             "metrics": {
@@ -167,6 +173,8 @@ class CycleMetrics:
 
 def cycle_metrics(run: Setup, cycle_id: str | None) -> CycleMetrics:
     """Every metric per business unit and for the enterprise, from a cycle's evidence."""
+    from btm.metrics import ENTERPRISE, compute_metrics, enterprise_metrics
+
     chosen = scored_cycle(run, cycle_id)
     evidence = assemble_evidence(engine=run.engine, cycle_id=chosen.id, calendar=run.calendar)
     policy = run.rubric.metric_policy

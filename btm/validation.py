@@ -148,6 +148,36 @@ def _needed_columns(kwargs: dict[str, Any]) -> set[str]:
     return needed | {condition.group(1)} if condition else needed
 
 
+# What Python's `\s` matches, spelt out. pandas hands a regex on Arrow text to Arrow's
+# RE2, ten times faster on a million rows, unless it holds `\s`, whose RE2 meaning is
+# narrower (no vertical tab, no Unicode spaces); spelt out, it means the same in both.
+_PYTHON_SPACE = "[ \t\n\r\f\v\x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+
+
+def re2_friendly(regex: str) -> str:
+    r"""`regex` with each `\s` outside a character class spelt out; left as it is when a
+    `\s` sits inside a class, where it cannot be."""
+    out: list[str] = []
+    in_class = False
+    chars = iter(regex)
+    for char in chars:
+        if char == "\\":
+            escaped = next(chars, "")
+            if escaped == "s":
+                if in_class:
+                    return regex
+                out.append(_PYTHON_SPACE)
+                continue
+            out.append(char + escaped)
+            continue
+        if char == "[" and not in_class:
+            in_class = True
+        elif char == "]" and in_class and out[-1] != "[":
+            in_class = False
+        out.append(char)
+    return "".join(out)
+
+
 def _add_years(day: date, years: int) -> date:
     try:
         return day.replace(year=day.year + years)
@@ -199,6 +229,8 @@ def _prepared(
             # value set that alone takes seconds, so this one rule is checked here.
             against_ids.append((expectation, known_ids[other]))
             continue
+        if isinstance(kwargs.get("regex"), str):
+            kwargs["regex"] = re2_friendly(kwargs["regex"])
         if expectation["type"] == "expect_column_values_to_be_between" and (
             pd.api.types.is_datetime64_any_dtype(frame[kwargs["column"]])
         ):
@@ -239,7 +271,10 @@ def _gx_batch_definition() -> Any:
     return asset.add_batch_definition_whole_dataframe("whole")
 
 
-def _run_suite(frame: pd.DataFrame, kind: str, expectations: list[dict[str, Any]]) -> Any:
+def _run_suite(
+    frame: pd.DataFrame, kind: str, expectations: list[dict[str, Any]], *, detail: bool
+) -> Any:
+    """GE's verdict on the rules; with `detail`, the failing rows and values too."""
     import great_expectations as gx
 
     suite = gx.ExpectationSuite(name=kind, expectations=expectations)
@@ -248,7 +283,11 @@ def _run_suite(frame: pd.DataFrame, kind: str, expectations: list[dict[str, Any]
         suite,
         # Without unexpected_index_column_names GE reports positions (the frame is numbered
         # 0..n-1), which map onto spreadsheet rows without a Python dict per failing row.
-        result_format={"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE_SIZE},
+        result_format=(
+            {"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE_SIZE}
+            if detail
+            else {"result_format": "BOOLEAN_ONLY"}
+        ),
     )
 
 
@@ -305,6 +344,19 @@ def _sample(
     return rows, ids
 
 
+def _is_in(values: pd.Series, known: Set[str]) -> pd.Series:
+    """`values.isin(known)` for a set of many ids: pandas turns each id of the set into an
+    Arrow scalar (seconds for 100k ids), Arrow's own lookup takes them as one array."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        found = pc.is_in(pa.array(values, from_pandas=True), value_set=pa.array(list(known)))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        return values.isin(known)  # ids that are not all text
+    return pd.Series(found.to_numpy(zero_copy_only=False), index=values.index)
+
+
 def _known_id_failure(
     expectation: dict[str, Any], known: Set[str], frame: pd.DataFrame, id_field: str
 ) -> RuleFailure | None:
@@ -312,7 +364,7 @@ def _known_id_failure(
     missing values are not judged."""
     column = expectation["kwargs"]["column"]
     values = frame[column]
-    unknown = values.notna() & ~values.isin(known)
+    unknown = values.notna() & ~_is_in(values, known)
     count = int(unknown.sum())
     if count == 0:
         return None
@@ -370,8 +422,13 @@ def validate_frame(
     for columns, group in _by_columns(prepared.for_ge).items():
         # Each group runs on its own columns: GE copies the frame it filters per rule.
         part = frame.iloc[:1] if not columns else frame[list(columns)]
-        result = _run_suite(part, kind, group)
-        failures += [_failure(r, frame, id_field) for r in result.results if not r.success]
+        # The verdict alone first: on a million rows, GE gathering the failing rows and
+        # values of rules that pass costs a third of the validation. Only a group with a
+        # failure is run again for them.
+        result = _run_suite(part, kind, group, detail=False)
+        if not result.success:
+            result = _run_suite(part, kind, group, detail=True)
+            failures += [_failure(r, frame, id_field) for r in result.results if not r.success]
     for expectation, known in prepared.known_id_rules:
         if (failure := _known_id_failure(expectation, known, frame, id_field)) is not None:
             failures.append(failure)

@@ -36,15 +36,25 @@ def run_actor() -> str:
 
 
 @task(cache_policy=NO_CACHE)
-async def fetch(run: pipeline.Setup, source: Source, cycle_id: str) -> FetchOutcome:
+async def fetch(
+    run: pipeline.Setup, source: Source, cycle_id: str, full: bool = False
+) -> FetchOutcome:
     # Async so that the source's timeout really stops the wait: the blocking connector
     # runs in a thread that a timed-out task abandons (Prefect cannot interrupt a
-    # blocking call in a worker thread).
+    # blocking call in a worker thread). The threads of one run share each host's bound
+    # on requests in flight (btm.evidence.http).
     fetched = await anyio.to_thread.run_sync(
-        partial(pipeline.fetch, run, source, cycle_id), abandon_on_cancel=True
+        partial(pipeline.fetch, run, source, cycle_id, full=full), abandon_on_cancel=True
     )
+    increment = fetched.increment
+    since = f" since {increment.since:%Y-%m-%d %H:%M} UTC" if increment.since else ""
     get_run_logger().info(
-        "%s: %d payload(s) in %.0f ms", source.name, len(fetched.payloads), fetched.latency_ms
+        "%s: %d payload(s) in %.0f ms (%s fetch%s)",
+        source.name,
+        len(fetched.payloads),
+        fetched.latency_ms,
+        increment.mode,
+        since,
     )
     return fetched
 
@@ -85,10 +95,11 @@ def validate_and_store(
 def gather_evidence(
     run: pipeline.Setup, cycle_id: str, sources: list[Source], *, force: bool = False
 ) -> list[BatchResult]:
-    """Fetch every source concurrently, each as its own task, then validate and store
-    what came back; a source that failed is recorded and its evidence goes stale."""
+    """Fetch every source concurrently, each as its own task (every API source in full
+    when `force`), then validate and store what came back; a source that failed is
+    recorded and its evidence goes stale."""
     pipeline.open_cycle(run, cycle_id, actor=run_actor())
-    futures = [(s, _fetch_with_options(s).submit(run, s, cycle_id)) for s in sources]
+    futures = [(s, _fetch_with_options(s).submit(run, s, cycle_id, force)) for s in sources]
     fetched = _gathered(run, futures, cycle_id)
     results = [
         r

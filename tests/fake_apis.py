@@ -3,9 +3,16 @@ API, so the connectors are tested over real sockets.
 
 Each server runs `http.server.ThreadingHTTPServer` on 127.0.0.1, port 0, in a daemon
 thread, for the span of a `with` block. It checks the credentials (401 otherwise), pages
-as the real system does, records every request it receives, and can be scripted to fail:
-`fail_next` queues answers served before the normal ones (a 429, then a 500, ...);
-`fail_always` answers every request with one failure; `loop=True` pages in a circle.
+as the real system does, records every request it receives (and when it arrived), and can
+be scripted to fail: `fail_next` queues answers served before the normal ones (a 429,
+then a 500, ...); `fail_always` answers every request with one failure; `loop=True` pages
+in a circle. `delay_seconds` makes every answer take that long, and `most_in_flight`
+says how many requests it was ever answering at once.
+
+The portfolio can change between fetches, as a real one does: `update`, `add` and
+`delete` an issue or record; each change stamps it updated now, and a search asks for
+what was updated since a moment as the real system reads it (JQL's `updated >= "..."`
+in the account's time zone; the REST API's `since_param`).
 """
 
 from __future__ import annotations
@@ -15,12 +22,17 @@ import json
 import re
 import secrets
 import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Literal, Self
 from urllib.parse import parse_qs, urlencode, urlsplit
+from zoneinfo import ZoneInfo
 
 
 @dataclass(frozen=True)
@@ -30,6 +42,7 @@ class Received:
     path: str
     params: dict[str, str]
     headers: dict[str, str]  # names in lower case
+    at: float = 0.0  # time.monotonic() when it arrived
 
 
 @dataclass(frozen=True)
@@ -51,12 +64,23 @@ SERVER_ERROR = Answer(500, {"message": "Internal server error"})
 class FakeApi:
     """What every fake shares: the server's lifetime, the auth check, the script."""
 
-    def __init__(self, *, token: str, user: str | None = None, loop: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        token: str,
+        user: str | None = None,
+        loop: bool = False,
+        delay_seconds: float = 0.0,
+    ) -> None:
         self.token = token
         self.user = user  # basic auth (user, token) when set, else a bearer token
         self.loop = loop
+        self.delay_seconds = delay_seconds
         self.received: list[Received] = []
+        self.in_flight = 0
+        self.most_in_flight = 0
         self._script: list[Answer] = []
+        self._at: dict[int, Answer] = {}
         self._always: Answer | None = None
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
@@ -72,8 +96,15 @@ class FakeApi:
         with self._lock:
             self._script.extend(answers)
 
-    def fail_always(self, answer: Answer) -> None:
+    def fail_always(self, answer: Answer | None) -> None:
+        """Answer every request with `answer`; None: answer normally again."""
         self._always = answer
+
+    def fail_request(self, number: int, answer: Answer) -> None:
+        """Answer the `number`-th request (counted from 1, this server's first) with
+        `answer`, whenever it comes."""
+        with self._lock:
+            self._at[number] = answer
 
     def __enter__(self) -> Self:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
@@ -95,10 +126,28 @@ class FakeApi:
         self._server.server_close()
         self._thread.join(timeout=5)
 
+    @contextmanager
+    def answering(self) -> Iterator[None]:
+        """One request being answered, from its arrival until its answer is ready (so a
+        client that sends the next request once it has read an answer is never counted
+        twice)."""
+        with self._lock:
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            yield
+            if self.delay_seconds:
+                time.sleep(self.delay_seconds)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
     def respond(self, path: str, params: dict[str, str], headers: dict[str, str]) -> Answer:
         with self._lock:
-            self.received.append(Received(path, params, headers))
-            scripted = self._script.pop(0) if self._script else None
+            self.received.append(Received(path, params, headers, time.monotonic()))
+            scripted = self._at.pop(len(self.received), None)
+            if scripted is None and self._script:
+                scripted = self._script.pop(0)
         if scripted is not None:
             return scripted
         if self._always is not None:
@@ -127,9 +176,10 @@ def _handler_for(api: FakeApi) -> type[BaseHTTPRequestHandler]:
             query = parse_qs(parts.query, keep_blank_values=True)
             params = {name: values[-1] for name, values in query.items()}
             headers = {name.lower(): value for name, value in self.headers.items()}
-            answer = api.respond(parts.path, params, headers)
-            raw = answer.body if isinstance(answer.body, bytes) else json.dumps(answer.body)
-            payload = raw if isinstance(raw, bytes) else raw.encode()
+            with api.answering():
+                answer = api.respond(parts.path, params, headers)
+                raw = answer.body if isinstance(answer.body, bytes) else json.dumps(answer.body)
+                payload = raw if isinstance(raw, bytes) else raw.encode()
             self.send_response(answer.status)
             self.send_header("Content-Type", "application/json;charset=UTF-8")
             for name, value in answer.headers.items():
@@ -155,6 +205,8 @@ _UNITS = ["Corporate", "Retail Banking", "Wealth Management"]
 _JQL_FIELDS = {"project", "status", "statuscategory", "updated", "created", "issuetype", "labels"}
 _JQL_CLAUSE = re.compile(r"([A-Za-z_]\w*)\s*(?:!=|>=|<=|=|>|<|~|\bnot in\b|\bin\b)", re.I)
 _JQL_PROJECT = re.compile(r"\bproject\s*=\s*\"?(\w+)\"?", re.I)
+_JQL_UPDATED = re.compile(r"\bupdated\s*(>=|>)\s*\"([^\"]*)\"", re.I)
+_JQL_DATES = ("%Y/%m/%d %H:%M", "%Y-%m-%d %H:%M", "%Y/%m/%d", "%Y-%m-%d")
 _ISSUE_EXPAND = "operations,versionedRepresentations,editmeta,changelog,renderedFields"
 
 
@@ -188,11 +240,23 @@ def jira_issues(count: int, *, project: str = "PRJ") -> list[dict[str, Any]]:
     return issues
 
 
+def _jql_moment(text: str, zone: ZoneInfo) -> datetime:
+    """A JQL date as Jira reads it: to the minute, in the account's time zone."""
+    for pattern in _JQL_DATES:
+        try:
+            return datetime.strptime(text, pattern).replace(tzinfo=zone)
+        except ValueError:
+            continue
+    raise ValueError(text)
+
+
 class FakeJira(FakeApi):
     """Jira's issue search. Cloud: `GET /rest/api/3/search/jql` with opaque page tokens
     (the old `/rest/api/{2,3}/search` answer 410 Gone, as on Cloud today); Data Center:
     `GET /rest/api/2/search` with startAt and total. `max_page` is the server's own cap
-    on maxResults, as both products have."""
+    on maxResults, as both products have. `GET /rest/api/{3,2}/myself` gives the account's
+    `time_zone`, the zone JQL dates are read in (None: it gives none, and JQL reads UTC).
+    The issues given were last updated a day before the server was made."""
 
     def __init__(
         self,
@@ -203,12 +267,43 @@ class FakeJira(FakeApi):
         user: str | None = None,
         max_page: int = 100,
         loop: bool = False,
+        delay_seconds: float = 0.0,
+        time_zone: str = "UTC",
     ) -> None:
-        super().__init__(token=token, user=user, loop=loop)
+        super().__init__(token=token, user=user, loop=loop, delay_seconds=delay_seconds)
         self.api = api
         self.issues = issues
         self.max_page = max_page
+        self.time_zone = time_zone
+        yesterday = datetime.now(UTC) - timedelta(days=1)
+        self.updated: dict[str, datetime] = {issue["key"]: yesterday for issue in issues}
+        self._by_key = {issue["key"]: issue for issue in issues}
         self._tokens: dict[str, int] = {}
+        self._found: dict[str, list[dict[str, Any]]] = {}  # by JQL, until the next change
+
+    def update(self, key: str, **fields: Any) -> None:
+        """Change an issue's fields; it is updated now."""
+        with self._lock:
+            self._by_key[key]["fields"].update(fields)
+            self._touch(key)
+
+    def add(self, issue: dict[str, Any]) -> None:
+        """A new issue, created now."""
+        with self._lock:
+            self.issues.append(issue)
+            self._by_key[issue["key"]] = issue
+            self._touch(issue["key"])
+
+    def delete(self, key: str) -> None:
+        with self._lock:
+            self.issues[:] = [i for i in self.issues if i["key"] != key]
+            self._by_key.pop(key, None)
+            self.updated.pop(key, None)
+            self._found.clear()
+
+    def _touch(self, key: str) -> None:
+        self.updated[key] = datetime.now(UTC)
+        self._found.clear()
 
     def unauthorized(self) -> Answer:
         return jira_error(
@@ -220,6 +315,10 @@ class FakeJira(FakeApi):
             return self._search(params, cloud=True)
         if self.api == "datacenter" and path == "/rest/api/2/search":
             return self._search(params, cloud=False)
+        if path == ("/rest/api/3/myself" if self.api == "cloud" else "/rest/api/2/myself"):
+            account = {"accountId": "5b10a2844c20165700ede21g", "active": True, "locale": "en_GB"}
+            zone = {"timeZone": self.time_zone} if self.time_zone else {}
+            return Answer(200, {**account, **zone})
         if self.api == "cloud" and path in ("/rest/api/2/search", "/rest/api/3/search"):
             return jira_error(
                 410,
@@ -235,14 +334,15 @@ class FakeJira(FakeApi):
                 return jira_error(
                     400, f"Field '{name}' does not exist or you do not have permission to view it."
                 )
-        matching = self.issues
-        if project := _JQL_PROJECT.search(jql):
-            prefix = f"{project.group(1)}-"
-            matching = [i for i in self.issues if i["key"].startswith(prefix)]
-            if not matching:
-                return jira_error(
-                    400, f"The value '{project.group(1)}' does not exist for the field 'project'."
-                )
+        project = _JQL_PROJECT.search(jql)
+        if project and not any(i["key"].startswith(f"{project.group(1)}-") for i in self.issues):
+            return jira_error(
+                400, f"The value '{project.group(1)}' does not exist for the field 'project'."
+            )
+        try:
+            matching = self._matching(jql)
+        except ValueError as exc:
+            return jira_error(400, f"Date value '{exc}' for field 'updated' is invalid.")
         size = min(int(params.get("maxResults", 50)), self.max_page)
         wanted = self._wanted_fields(params.get("fields"), cloud=cloud)
         version = 3 if cloud else 2
@@ -259,6 +359,27 @@ class FakeJira(FakeApi):
         token = "CAEaAggB" if self.loop else secrets.token_urlsafe(16)
         self._tokens[token] = 0 if self.loop else start + size
         return Answer(200, {"issues": page, "nextPageToken": token, "isLast": False})
+
+    def _matching(self, jql: str) -> list[dict[str, Any]]:
+        """The issues a JQL finds: its project and its `updated` bounds (the rest of the
+        query is not read)."""
+        with self._lock:
+            if jql in self._found:
+                return self._found[jql]
+            matching = self.issues
+            if project := _JQL_PROJECT.search(jql):
+                matching = [i for i in matching if i["key"].startswith(f"{project.group(1)}-")]
+            zone = ZoneInfo(self.time_zone or "UTC")  # an account without one: the site's
+            for operator, text in _JQL_UPDATED.findall(jql):
+                moment = _jql_moment(text, zone)
+                matching = [
+                    i
+                    for i in matching
+                    if self.updated[i["key"]] > moment
+                    or (operator == ">=" and self.updated[i["key"]] >= moment)
+                ]
+            self._found[jql] = matching
+            return matching
 
     @staticmethod
     def _wanted_fields(fields: str | None, *, cloud: bool) -> set[str] | None:
@@ -293,12 +414,17 @@ def rest_records(count: int) -> list[dict[str, Any]]:
     ]
 
 
+REST_SINCE_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
 class FakeRest(FakeApi):
     """A portfolio tool's API with three paging styles:
     `/v1/projects`: records at `data.items`, a relative next link at `links.next`;
     `/v1/applications`: a bare list, the next page in a `Link: <...>; rel="next"` header;
     `/v1/investments`: `offset` and `limit` (capped at `max_limit`), records at `results`.
-    Next links keep the request's other parameters, as real APIs do."""
+    Next links keep the request's other parameters, as real APIs do. With `since_param`,
+    a request that gives it (`2026-10-05T09:45:00Z`) gets only the records updated from
+    then on; the records given were last updated a day before the server was made."""
 
     def __init__(
         self,
@@ -309,25 +435,53 @@ class FakeRest(FakeApi):
         page_size: int = 50,
         max_limit: int = 100,
         loop: bool = False,
+        since_param: str | None = None,
+        key: str = "id",
     ) -> None:
         super().__init__(token=token, user=user, loop=loop)
         self.records = records
         self.page_size = page_size
         self.max_limit = max_limit
+        self.since_param = since_param
+        self.key = key  # the records' id field
+        yesterday = datetime.now(UTC) - timedelta(days=1)
+        self.updated: dict[str, datetime] = {record[key]: yesterday for record in records}
+
+    def update(self, record_id: str, **values: Any) -> None:
+        """Change a record; it is updated now."""
+        with self._lock:
+            (record,) = [r for r in self.records if r[self.key] == record_id]
+            record.update(values)
+            self.updated[record_id] = datetime.now(UTC)
+
+    def add(self, record: dict[str, Any]) -> None:
+        with self._lock:
+            self.records.append(record)
+            self.updated[record[self.key]] = datetime.now(UTC)
+
+    def delete(self, record_id: str) -> None:
+        with self._lock:
+            self.records[:] = [r for r in self.records if r[self.key] != record_id]
+
+    def _listed(self, params: dict[str, str]) -> list[dict[str, Any]]:
+        since = params.get(self.since_param) if self.since_param else None
+        if since is None:
+            return self.records
+        moment = datetime.strptime(since, REST_SINCE_FORMAT).replace(tzinfo=UTC)
+        return [r for r in self.records if self.updated[r[self.key]] >= moment]
 
     def answer(self, path: str, params: dict[str, str]) -> Answer:
+        records = self._listed(params)
         if path == "/v1/investments":
             offset = 0 if self.loop else int(params.get("offset", 0))
             limit = min(int(params.get("limit", 20)), self.max_limit)
-            return Answer(
-                200, {"count": len(self.records), "results": self.records[offset : offset + limit]}
-            )
+            return Answer(200, {"count": len(records), "results": records[offset : offset + limit]})
         if path not in ("/v1/projects", "/v1/applications"):
             return Answer(404, {"error": "not_found", "message": f"No route for {path}"})
         cursor = int(params.get("cursor", 0))
-        page = self.records[cursor : cursor + self.page_size]
+        page = records[cursor : cursor + self.page_size]
         following = cursor if self.loop else cursor + self.page_size
-        more = self.loop or following < len(self.records)
+        more = self.loop or following < len(records)
         link = f"{path}?{urlencode({**params, 'cursor': following})}" if more else None
         if path == "/v1/projects":
             body = {"data": {"items": page}, "links": {"self": path, "next": link}}

@@ -37,11 +37,15 @@ from typing import TYPE_CHECKING, Any
 from xml.etree.ElementTree import ParseError
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import iterparse
 
 from btm.errors import EvidenceError
 from btm.evidence.kinds import EvidenceKind, load_kinds
+from btm.timing import stage
 
 if TYPE_CHECKING:
     from btm.evidence.payload import Payload
@@ -152,6 +156,11 @@ def kind_of_file(path: Path) -> str:
 
 def archive_payload(payload: Payload, *, kind: str, archive_dir: Path) -> ArchivedFile:
     """Copy the payload into the content-addressed archive before anything reads it."""
+    with stage("hash and archive"):
+        return _archive(payload, kind=kind, archive_dir=archive_dir)
+
+
+def _archive(payload: Payload, *, kind: str, archive_dir: Path) -> ArchivedFile:
     path = payload.path
     try:
         sha = sha256_of(path)
@@ -315,13 +324,87 @@ def read_csv_text(text: str, *, name: str, limits: ReadLimits = DEFAULT_LIMITS) 
         raise _too_many_rows(name, limits)
     rows = pd.Index(cells.index[1:] + 1 + lines_before, name=ROW_COLUMN)
     frame = cells.iloc[1:].set_axis(_header_names(cells.iloc[0]), axis=1).set_axis(rows)
+    return _tidy_rows(frame, name=name, delimiter=sep)
+
+
+def _tidy_rows(frame: pd.DataFrame, *, name: str, delimiter: str) -> pd.DataFrame:
+    """Drop the rows a spreadsheet shows as blank (their numbers stay with the rows after
+    them), refuse a file with no rows left or with rows the header's delimiter does not
+    split."""
     frame = frame.dropna(how="all")
     if len(spaces := _spaces_only(frame)):
         frame = frame.drop(index=spaces)
     if frame.empty:
         raise _no_rows(name)
-    _refuse_unsplit_rows(frame, header_delimiter=sep, name=name)
+    _refuse_unsplit_rows(frame, header_delimiter=delimiter, name=name)
     return frame
+
+
+_BOM = b"\xef\xbb\xbf"
+
+
+def read_csv_fast(
+    raw: bytes, *, name: str, limits: ReadLimits = DEFAULT_LIMITS
+) -> pd.DataFrame | None:
+    """The common export, read by Arrow's multi-threaded reader into the frame
+    `read_csv_text` would give; None for any file that needs the careful reader.
+
+    Arrow reads a well-formed file five to ten times faster, but it cannot name a fault
+    by its row, and it would skip blank lines (shifting the numbers of the rows after
+    them). So it only takes a file that can hold none of the faults the careful reader
+    names: valid UTF-8 with no NUL byte, no blank line, its quotes paired, every row as
+    wide as the header, within the row and column limits. Anything else, Arrow's refusal
+    included, goes to the careful reader, which reads it the same way or says what is
+    wrong."""
+    body = raw.removeprefix(_BOM)
+    if (
+        not body
+        or body[:1] in b"\r\n"
+        or b"\x00" in body
+        or body.startswith((b"\xff\xfe", b"\xfe\xff"))
+    ):
+        return None
+    if b"\n\n" in body or b"\n\r\n" in body or body.count(b"\n") > limits.max_rows + 1:
+        return None
+    quoted = b'"' in body
+    if quoted and body.count(b'"') % 2:  # a quote never closed: Arrow reads on to the end
+        return None
+    try:
+        header = body[: body.find(b"\n")].decode("utf-8") if b"\n" in body else ""
+    except UnicodeDecodeError:
+        return None
+    sep = _delimiter(header)
+    width = _unquoted(header).count(sep) + 1
+    if width < 2 or width > limits.max_columns:
+        return None
+    try:
+        table = pa_csv.read_csv(
+            pa.BufferReader(body),
+            read_options=pa_csv.ReadOptions(autogenerate_column_names=True),
+            parse_options=pa_csv.ParseOptions(
+                delimiter=sep,
+                # a quoted cell may hold a line break; splitting rows without looking
+                # for quotes is what makes the reader parallel, so only files with
+                # quotes pay for looking
+                newlines_in_values=quoted,
+                ignore_empty_lines=False,
+            ),
+            convert_options=pa_csv.ConvertOptions(
+                # pandas keeps text as Arrow's large strings: read them so, uncast
+                column_types={f"f{i}": pa.large_string() for i in range(width)},
+                null_values=[""],
+                strings_can_be_null=True,
+            ),
+        )
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    if table.num_columns != width or table.num_rows < 2:
+        return None
+    names = _header_names(table.slice(0, 1).to_pylist()[0].values())
+    frame = table.slice(1).to_pandas(split_blocks=True, self_destruct=True)
+    frame = frame.set_axis(names, axis=1)
+    frame.index = pd.RangeIndex(2, len(frame) + 2, name=ROW_COLUMN)
+    return _tidy_rows(frame, name=name, delimiter=sep)
 
 
 def _too_many_rows(name: str, limits: ReadLimits) -> EvidenceError:
@@ -350,9 +433,10 @@ def _spaces_only(frame: pd.DataFrame) -> pd.Index:
     one (the reader would otherwise keep it as a row with every required value missing).
     Only rows whose first cell is blank can be such a row, so only those are looked at."""
     first = frame.iloc[:, 0]
-    maybe = frame[first.isna() | first.str.strip().eq("")]
-    if maybe.empty:
-        return maybe.index
+    candidates = first.isna() | first.str.strip().eq("")
+    if not candidates.any():
+        return frame.index[:0]
+    maybe = frame[candidates]
     blank = maybe.apply(lambda cells: cells.isna() | cells.str.strip().eq("")).all(axis=1)
     return maybe.index[blank]
 
@@ -649,7 +733,10 @@ def read_payload(path: Path, *, name: str, limits: ReadLimits = DEFAULT_LIMITS) 
         )
     if suffix == ".xlsx":
         return read_xlsx(path, name=name, limits=limits)
-    text = _decode(path.read_bytes(), name, csv_rows=suffix == ".csv")
+    raw = path.read_bytes()
+    if suffix == ".csv" and (fast := read_csv_fast(raw, name=name, limits=limits)) is not None:
+        return fast
+    text = _decode(raw, name, csv_rows=suffix == ".csv")
     if suffix == ".json":
         return read_json_text(text, name=name, limits=limits)
     return read_csv_text(text, name=name, limits=limits)
@@ -721,10 +808,39 @@ def _dates(raw: pd.Series, *, serials: bool) -> pd.Series:
     return values
 
 
+def _cast(raw: pd.Series, to: pa.DataType) -> pa.Array | None:
+    """Arrow's cast of a whole text column, which succeeds only when every cell reads as
+    `to`; None when one does not (or the column is not Arrow text), and the column goes
+    to pandas, which finds the cells."""
+    try:
+        return pc.cast(pa.array(raw.array), to)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, TypeError):
+        return None
+
+
+def _numbers(raw: pd.Series) -> pd.Series:
+    """Numbers as pandas reads them (whole numbers stay integers unless a cell is
+    missing), through one Arrow cast when every cell is one."""
+    whole = _cast(raw, pa.int64()) if not raw.hasnans else None
+    cast = whole if whole is not None else _cast(raw, pa.float64())
+    if cast is None:
+        return pd.to_numeric(raw, errors="coerce")
+    return pd.Series(cast.to_numpy(zero_copy_only=False), index=raw.index)
+
+
+def _plain_dates(raw: pd.Series) -> pd.Series | None:
+    """Dates written YYYY-MM-DD, all of them, through one Arrow cast; None otherwise."""
+    cast = _cast(raw, pa.date32())
+    if cast is None:
+        return None
+    values = cast.cast(pa.timestamp("us")).to_numpy(zero_copy_only=False)
+    return pd.Series(values, index=raw.index)
+
+
 def coerce(frame: pd.DataFrame, kind: EvidenceKind, *, serials: bool = False) -> ParsedEvidence:
     """Turn string columns into the kind's types, collecting cells that do not fit."""
     if frame.index.name == ROW_COLUMN:  # numbered by the reader, blank rows counted
-        numbers: Any = list(frame.index)
+        numbers: Any = frame.index.to_numpy()
         frame = frame.reset_index(drop=True)
     else:
         numbers = range(2, len(frame) + 2)
@@ -742,11 +858,12 @@ def coerce(frame: pd.DataFrame, kind: EvidenceKind, *, serials: bool = False) ->
             typed[field.name] = raw
             continue
         if field.type == "decimal":
-            values = pd.to_numeric(raw, errors="coerce")
+            values = _numbers(raw)
             # "inf", "Infinity" and 1e999 parse as numbers, but no amount is infinite
             values = values.mask(values.abs().eq(float("inf")))
         elif field.type == "date":
-            values = _dates(raw, serials=serials)
+            plain = _plain_dates(raw)
+            values = plain if plain is not None else _dates(raw, serials=serials)
         else:
             lowered = raw.str.lower()
             values = pd.Series(pd.NA, index=raw.index, dtype="boolean")

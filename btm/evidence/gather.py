@@ -15,8 +15,9 @@ import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import Mapping, Sequence, Set
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Mapping, Sequence, Set
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ import sqlalchemy as sa
 
 from btm import store
 from btm.errors import BtmError, EvidenceError
-from btm.evidence.connectors import connector_for
+from btm.evidence.connectors import connector_for, since_connector_for
 from btm.evidence.files import (
     DEFAULT_LIMITS,
     ArchivedFile,
@@ -36,12 +37,23 @@ from btm.evidence.files import (
     read_evidence,
     read_payload,
 )
+from btm.evidence.incremental import (
+    DELTA_SUFFIX,
+    Increment,
+    Snapshot,
+    can_fetch_since,
+    merge_key,
+    merge_onto,
+    plan_increment,
+)
 from btm.evidence.kinds import kind_named, load_kinds
 from btm.evidence.notes import DataQualityNote, QualityPoint, QuarantineNote, SourceNote, StaleNote
-from btm.evidence.sources import Source, Templating, default_sources, load_sources
+from btm.evidence.payload import Payload
+from btm.evidence.sources import FetchMode, Source, Templating, default_sources, load_sources
 from btm.fiscal import FiscalCalendar
 from btm.metrics import UNIT
 from btm.resources import SUITES_DIR
+from btm.timing import stage
 from btm.validation import (
     WARNING_PREFIX,
     ValidationOutcome,
@@ -67,25 +79,79 @@ def configured_sources(*, sources_file: Path | None, home: Path, inbox: Path) ->
 
 @dataclass(frozen=True)
 class FetchOutcome:
-    """What one fetch of one source brought, archived."""
+    """What one fetch of one source brought, archived, and how it fetched."""
 
     source: Source
-    attempt: str
+    attempt: str  # groups the fetch's rows
     payloads: tuple[ArchivedFile, ...]
     latency_ms: float
+    increment: Increment  # how it fetched, recorded on its rows once they are judged
 
 
-def fetch_source(source: Source, *, templating: Templating, archive_dir: Path) -> FetchOutcome:
-    """Run the source's connector and archive every payload before anything reads it."""
-    started = time.perf_counter()
+def fetch_source(
+    source: Source,
+    *,
+    templating: Templating,
+    archive_dir: Path,
+    engine: sa.Engine | None = None,
+    full: bool = False,
+) -> FetchOutcome:
+    """Run the source's connector and archive every payload before anything reads it.
+
+    With the store (`engine`), an API source whose last accepted fetch in the cycle left
+    a watermark asks only for what changed since, unless `full`; the delta is archived,
+    then merged onto that fetch's snapshot, and the merged payload is the batch."""
+    started, started_at = time.perf_counter(), store.utcnow()
+    previous = None if engine is None or full else _snapshot(engine, source, templating.cycle)
+    increment = plan_increment(source, started=started_at, previous=previous, full=full)
     archive_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="staging-", dir=archive_dir) as staging:
-        payloads = connector_for(source)(source, templating, Path(staging))
+        if increment.mode == FetchMode.INCREMENTAL:
+            assert previous is not None and increment.since is not None
+            payloads, delta = _fetch_delta(
+                source, templating, Path(staging), previous, increment.since, archive_dir
+            )
+            increment = replace(increment, delta_sha256=delta.sha256)
+        else:
+            payloads = connector_for(source)(source, templating, Path(staging))
         archived = tuple(
             archive_payload(p, kind=source.kind, archive_dir=archive_dir) for p in payloads
         )
     latency = (time.perf_counter() - started) * 1000
-    return FetchOutcome(source, uuid.uuid4().hex, archived, latency)
+    return FetchOutcome(source, uuid.uuid4().hex, archived, latency, increment)
+
+
+def _snapshot(engine: sa.Engine, source: Source, cycle_id: str) -> Snapshot | None:
+    """The source's last accepted fetch in the cycle, as an incremental fetch starts from
+    it; None when there is none, or its payload has left the archive."""
+    if not can_fetch_since(source):
+        return None
+    found = store.last_accepted_increment(engine=engine, source=source.name, cycle_id=cycle_id)
+    if found is None:
+        return None
+    fetch, batch = found
+    path = Path(batch.archive_path)
+    if fetch.watermark is None or fetch.settings_sha256 is None or not path.is_file():
+        return None
+    return Snapshot(path, _aware(fetch.watermark), fetch.settings_sha256)
+
+
+def _fetch_delta(
+    source: Source,
+    templating: Templating,
+    staging: Path,
+    previous: Snapshot,
+    since: datetime,
+    archive_dir: Path,
+) -> tuple[list[Payload], ArchivedFile]:
+    """What changed since `since`, archived as it came, and merged onto the snapshot."""
+    (changed,) = since_connector_for(source)(source, templating, staging, since=since)
+    delta = Payload(source.name, f"{source.name}{DELTA_SUFFIX}", changed.path)
+    kept = archive_payload(delta, kind=source.kind, archive_dir=archive_dir)
+    key = merge_key(source)
+    assert key is not None, "a source that fetches since a moment has a key"
+    merged = merge_onto(previous.path, changed, key=key, staging=staging, source=source.name)
+    return merged, kept
 
 
 def _record(
@@ -97,7 +163,10 @@ def _record(
     batch: store.EvidenceBatch | None = None,
     error: str | None = None,
     latency_ms: float = 0.0,
+    increment: Increment | None = None,
 ) -> None:
+    """One row of a fetch attempt; a failure carries no increment, so it moves no
+    watermark."""
     store.save_fetch(
         engine=engine,
         fetch=store.SourceFetch(
@@ -111,6 +180,11 @@ def _record(
             error=error,
             rows=batch.rows if batch else 0,
             latency_ms=latency_ms,
+            mode=increment.mode if increment else None,
+            since=increment.since if increment else None,
+            watermark=increment.watermark if increment else None,
+            settings_sha256=increment.settings_sha256 if increment else None,
+            delta_sha256=increment.delta_sha256 if increment else None,
         ),
     )
 
@@ -191,23 +265,29 @@ def check_payload(
     known_ids: Mapping[str, Set[str]] | None = None,
     suites: Sequence[Path] = (SUITES_DIR,),
     limits: ReadLimits = DEFAULT_LIMITS,
+    on_parsed: Callable[[pd.DataFrame], None] | None = None,
 ) -> Checked:
     """Read, map, type and validate one payload; a file that cannot be read, or is past
-    one of the `limits`, is refused with the reader's one line, never an exception."""
+    one of the `limits`, is refused with the reader's one line, never an exception.
+    `on_parsed` is handed the typed frame before validation starts."""
     try:
-        parsed = read_evidence(
-            path, name=name, kind=kind, columns=columns, values=values, limits=limits
-        )
+        with stage("parse and type"):
+            parsed = read_evidence(
+                path, name=name, kind=kind, columns=columns, values=values, limits=limits
+            )
     except BtmError as exc:
         return Checked(None, None, [str(exc)])
-    outcome = validate_frame(
-        parsed.frame,
-        kind,
-        cell_problems=parsed.problems,
-        as_of=as_of,
-        known_ids=known_ids,
-        suites=suites,
-    )
+    if on_parsed is not None:
+        on_parsed(parsed.frame)
+    with stage("validate"):
+        outcome = validate_frame(
+            parsed.frame,
+            kind,
+            cell_problems=parsed.problems,
+            as_of=as_of,
+            known_ids=known_ids,
+            suites=suites,
+        )
     frame = parsed.frame if outcome.accepted else None
     return Checked(frame, outcome, outcome.sentences())
 
@@ -233,6 +313,7 @@ def accept_batch(
     attempt: str,
     engine: sa.Engine,
     quarantine_dir: Path,
+    increment: Increment | None = None,
     force: bool = False,
     known_ids: Mapping[str, Set[str]] | None = None,
     suites: Sequence[Path] = (SUITES_DIR,),
@@ -246,19 +327,34 @@ def accept_batch(
         engine=engine, source=archived.source, part=archived.part, sha256=archived.sha256
     )
     if existing is not None and not force:
-        _record(engine, cycle_id=cycle_id, source=source, attempt=attempt, batch=existing)
+        _record(
+            engine,
+            cycle_id=cycle_id,
+            source=source,
+            attempt=attempt,
+            batch=existing,
+            increment=increment,
+        )
         return BatchResult(existing, None, None, reused=True)
-    checked = check_payload(
-        archived.archived,
-        name=str(archived.original),
-        kind=archived.kind,
-        as_of=as_of,
-        columns=source.columns,
-        values=source.values,
-        known_ids=known_ids,
-        suites=suites,
-        limits=limits,
-    )
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="btm-encode") as encoder:
+        encoding: list[Future[store.Encoded]] = []
+        checked = check_payload(
+            archived.archived,
+            name=str(archived.original),
+            kind=archived.kind,
+            as_of=as_of,
+            columns=source.columns,
+            values=source.values,
+            known_ids=known_ids,
+            suites=suites,
+            limits=limits,
+            # the rows are encoded while Great Expectations judges them, and kept if
+            # accepted (a quarantined batch's encoding is thrown away)
+            on_parsed=lambda frame: encoding.append(
+                encoder.submit(store.encode_rows, frame, archived.kind)
+            ),
+        )
+        encoded = encoding[0].result() if checked.accepted else None
     frame, outcome, problems = checked.frame, checked.outcome, checked.problems
     batch = existing or store.EvidenceBatch(
         cycle_id=cycle_id,
@@ -275,14 +371,18 @@ def accept_batch(
     batch.status = BatchStatus.ACCEPTED if frame is not None else BatchStatus.QUARANTINED
     batch.problems = problems
     batch.validation = checked.to_json()
-    batch = store.save_batch(engine=engine, batch=batch)
-    assert batch.id is not None
-    if frame is not None:
-        store.store_rows(engine=engine, kind=archived.kind, batch_id=batch.id, frame=frame)
-    else:
-        store.delete_rows(engine=engine, kind=archived.kind, batch_id=batch.id)
-        _quarantine(archived, cycle_id, problems, quarantine_dir)
-    _record(engine, cycle_id=cycle_id, source=source, attempt=attempt, batch=batch)
+    with stage("store"):
+        batch = store.keep_batch(engine=engine, batch=batch, rows=encoded)
+        if frame is None:
+            _quarantine(archived, cycle_id, problems, quarantine_dir)
+    _record(
+        engine,
+        cycle_id=cycle_id,
+        source=source,
+        attempt=attempt,
+        batch=batch,
+        increment=increment,
+    )
     return BatchResult(batch, frame, outcome, reused=False)
 
 
@@ -334,6 +434,7 @@ def accept_fetch(
             cycle_id=cycle_id,
             as_of=as_of,
             attempt=fetched.attempt,
+            increment=fetched.increment,
             engine=engine,
             quarantine_dir=quarantine_dir,
             force=force,
@@ -350,6 +451,7 @@ def accept_fetch(
             source=fetched.source,
             attempt=fetched.attempt,
             latency_ms=fetched.latency_ms,
+            increment=fetched.increment,
         )
     return results
 

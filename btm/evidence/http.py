@@ -6,26 +6,34 @@ apart, redoing the whole fetch) come into play. Every failure becomes an `Eviden
 naming the source, the URL (without credentials or query string) and what to check.
 The token is read only when the source is fetched and never appears in a message, a
 log line or a payload.
+
+The flows fetch sources concurrently, in threads, and a connector may ask for pages in
+parallel; every request goes through its host's gate, so one host never has more
+requests in flight from this process than its sources' `max_concurrency`, and a
+`Retry-After` one request is given holds back every request to that host.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 import httpx
 
 from btm.errors import EvidenceError
 from btm.evidence.payload import Payload
-from btm.evidence.sources import Auth, BlockLoader
+from btm.evidence.sources import DEFAULT_MAX_CONCURRENCY, Auth, BlockLoader
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +42,10 @@ QueryParams = Mapping[str, Any]  # values as httpx takes them: str, int, float, 
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How one request is retried: a 429 waits for its Retry-After, a 5xx or a lost
-    connection waits `backoff_seconds`, doubling on each attempt; no pause is longer than
-    `max_wait_seconds`. Kept short: a longer outage is the Prefect task's to retry."""
+    """How one request is retried: a 429 or a 5xx waits for its Retry-After, when it
+    sends one; without, a 5xx or a lost connection waits `backoff_seconds`, doubling on
+    each attempt; no pause is longer than `max_wait_seconds`. Kept short: a longer outage
+    is the Prefect task's to retry."""
 
     attempts: int = 4
     backoff_seconds: float = 1.0
@@ -120,8 +129,66 @@ def body_error_text(response: httpx.Response, *, limit: int = 300) -> str:
     return json.dumps(body, ensure_ascii=False)[:limit]
 
 
+class HostGate:
+    """The requests in flight to one host, and until when its server asked to be left
+    alone."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._in_flight = 0
+        self._paused_until = 0.0  # time.monotonic()
+
+    @contextmanager
+    def slot(self, limit: int) -> Iterator[None]:
+        """Hold one of the host's `limit` places for the span of a request, once no pause
+        is asked for. Sources on one host may give different limits: a request waits until
+        fewer than its own source's are in flight, so the host never has more than the
+        largest."""
+        with self._changed:
+            while True:
+                pause = self._paused_until - time.monotonic()
+                if pause > 0:
+                    self._changed.wait(pause)
+                elif self._in_flight >= limit:
+                    self._changed.wait()
+                else:
+                    break
+            self._in_flight += 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._in_flight -= 1
+                self._changed.notify_all()
+
+    def pause(self, seconds: float) -> None:
+        """No new request to the host for `seconds` (a pause already asked for that ends
+        later stands)."""
+        with self._changed:
+            self._paused_until = max(self._paused_until, time.monotonic() + seconds)
+
+
+class HostGates:
+    """One gate per host (scheme, name and port), shared by every source and thread of
+    the process that asks that host."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._gates: dict[tuple[str, str, int | None], HostGate] = {}
+
+    def gate(self, url: httpx.URL) -> HostGate:
+        key = (url.scheme, url.host, url.port)
+        with self._lock:
+            return self._gates.setdefault(key, HostGate())
+
+
+# Per process, as the limit is: the flows' fetch tasks are threads of one process.
+HOSTS = HostGates()
+
+
 class JsonClient:
-    """GETs JSON from one source's system with its credentials and the retry policy."""
+    """GETs JSON from one source's system with its credentials and the retry policy,
+    through the gate of each URL's host."""
 
     def __init__(
         self,
@@ -131,11 +198,13 @@ class JsonClient:
         fixes: Fixes,
         policy: RetryPolicy,
         read_block: BlockLoader | None = None,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
     ) -> None:
         self._source = source
         self._auth = auth
         self._fixes = fixes
         self._policy = policy
+        self.max_concurrency = max_concurrency
         self._secret = auth.token.resolve(read_block) if auth else None
         headers = {"Accept": "application/json", "User-Agent": "btm-pipeline"}
         basic: httpx.Auth | None = None
@@ -164,9 +233,11 @@ class JsonClient:
     def get(self, url: str, params: QueryParams | None = None) -> Page:
         """One page; `params` are merged into the URL's own query string."""
         target = httpx.URL(url).copy_merge_params(dict(params)) if params else httpx.URL(url)
+        gate = HOSTS.gate(target)
         attempt = 1
         while True:
-            outcome = self._try(target)
+            with gate.slot(self.max_concurrency):
+                outcome = self._try(target)
             if isinstance(outcome, Page):
                 return outcome
             if attempt >= self._policy.attempts:
@@ -176,6 +247,8 @@ class JsonClient:
                 )
             asked = self._policy.backoff(attempt) if outcome.wait is None else outcome.wait
             wait = min(asked, self._policy.max_wait_seconds)
+            if outcome.wait is not None:
+                gate.pause(wait)  # the server asked the host to wait: every request waits
             log.warning(
                 "source %r: GET %s %s; retrying in %.1f s (attempt %d of %d)",
                 self._source,
@@ -198,12 +271,12 @@ class JsonClient:
         except httpx.TransportError as exc:
             return _Transient(f"could not be reached ({exc})", unreachable)
         status = f"answered {response.status_code} {response.reason_phrase}"
+        asked = retry_after_seconds(response.headers.get("Retry-After"))
         if response.status_code == 429:
-            asked = retry_after_seconds(response.headers.get("Retry-After"))
             fix = "the system is rate-limiting this account; run again later"
             return _Transient(status, fix, asked)
-        if response.status_code >= 500:
-            return _Transient(status, f"{unreachable}, or run again later")
+        if response.status_code >= 500:  # a 503 may say when to come back
+            return _Transient(status, f"{unreachable}, or run again later", asked)
         if response.is_success:
             return self._page(response)
         raise self._error(f"GET {shown_url(url)} {status}{self._refusal(response)}")
@@ -261,10 +334,44 @@ class LoopGuard:
         self._seen.add(marker)
 
 
-def write_records(source: str, records: Iterable[Any], staging: Path) -> list[Payload]:
+_Item = TypeVar("_Item")
+_Result = TypeVar("_Result")
+
+
+def in_parallel(
+    ask: Callable[[_Item], _Result], items: Sequence[_Item], *, workers: int
+) -> list[_Result]:
+    """`ask(item)` for every item, up to `workers` at once, the answers in the items'
+    order. The first failure is raised once the requests under way have ended; what was
+    not asked yet is not asked."""
+    if workers <= 1 or len(items) <= 1:
+        return [ask(item) for item in items]
+    with ThreadPoolExecutor(max_workers=min(workers, len(items))) as pool:
+        futures = [pool.submit(ask, item) for item in items]
+        try:
+            return [future.result() for future in futures]
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+
+
+def dig(body: Any, path: str) -> Any:
+    """The value at a dotted path (`data.items`), or None where the path runs out."""
+    for key in path.split("."):
+        if not isinstance(body, dict):
+            return None
+        body = body.get(key)
+    return body
+
+
+def write_records(
+    source: str, records: Iterable[Any], staging: Path, *, name: str | None = None
+) -> list[Payload]:
     """All records as one JSON array, in bytes that depend on the records only (the
-    pipeline hashes them to skip a batch that did not change)."""
-    target = staging / f"{source}.json"
+    pipeline hashes them to skip a batch that did not change); `name` is the file's,
+    `<source>.json` unless given."""
+    target = staging / (name or f"{source}.json")
     text = json.dumps(list(records), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     target.write_text(text, encoding="utf-8")
     return [Payload(source, target.name, target)]

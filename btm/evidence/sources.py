@@ -5,7 +5,9 @@ where it lives, and how its columns and values map onto the kind's canonical fie
 Secrets are never written in the file: a source names an environment variable or a
 Prefect Secret block, and the value is looked up only when the source is fetched.
 Locations, queries and parameters may use `{cycle}`, `{cycle_start}`, `{as_of}` and
-`{home}`, filled in for the cycle being gathered.
+`{home}`, filled in for the cycle being gathered. An API source (Jira, REST) also says
+how it may be fetched: incrementally or in full, with what overlap, and how many requests
+may be in flight to its host at once.
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -141,19 +145,74 @@ class SqlSource(_Source):
     chunk_rows: int = Field(default=50_000, gt=0)
 
 
-class JiraSource(_Source):
+class FetchMode(StrEnum):
+    """How an API source is fetched. `incremental` asks only for what changed since the
+    source's last accepted fetch in the cycle and merges it onto that fetch's snapshot
+    (the first fetch of a cycle is full all the same); `full` asks for everything on
+    every run."""
+
+    INCREMENTAL = "incremental"
+    FULL = "full"
+
+
+DEFAULT_MAX_CONCURRENCY = 4
+# Jira Cloud's search is eventually consistent: most changes are searchable within
+# seconds, a bulk edit may take minutes (Atlassian, "Search and reconcile"). Half an hour
+# also covers the clocks of this machine and the system disagreeing, for the cost of
+# asking again for what changed in the half hour before the previous fetch.
+DEFAULT_OVERLAP_MINUTES = 30.0
+
+
+class _ApiSource(_Source):
+    """What the web API connectors share: how a fetch is bounded and made incremental."""
+
+    auth: Auth | None = None
+    fetch: FetchMode = FetchMode.INCREMENTAL
+    overlap_minutes: float = Field(
+        default=DEFAULT_OVERLAP_MINUTES,
+        ge=0,
+        description="how far before the previous fetch's start an incremental fetch asks from",
+    )
+    max_concurrency: int = Field(
+        default=DEFAULT_MAX_CONCURRENCY,
+        ge=1,
+        le=64,
+        description="requests in flight to the source's host at once, across sources",
+    )
+
+
+class JiraSource(_ApiSource):
     """Jira's issue search: Cloud (`/rest/api/3/search/jql`, page tokens) or Data Center
     (`/rest/api/2/search`, startAt)."""
 
     connector: Literal[Connector.JIRA]
     jql: str
     api: Literal["cloud", "datacenter"] = "cloud"
-    auth: Auth | None = None
     page_size: int = Field(default=100, gt=0, le=5000)
+    time_zone: str | None = Field(
+        default=None,
+        description="the time zone of the account's Jira profile, which JQL dates are read "
+        "in; asked of Jira when unset",
+    )
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(
+                    f"unknown time zone {value!r}; use a name such as Europe/Berlin or UTC "
+                    "(the zone in the Jira account's profile)"
+                ) from None
+        return value
 
 
-class RestSource(_Source):
-    """A paginated JSON endpoint: follows a next link or steps an offset."""
+class RestSource(_ApiSource):
+    """A paginated JSON endpoint: follows a next link or steps an offset. It fetches
+    incrementally once it names the query parameter that asks for records updated since
+    a moment (`since_param`) and the key its records merge on (`record_key`)."""
 
     connector: Literal[Connector.REST]
     records: str | None = Field(default=None, description="dotted path to the record list")
@@ -163,7 +222,25 @@ class RestSource(_Source):
     limit_param: str = "limit"
     page_size: int = Field(default=100, gt=0)
     params: dict[str, Any] = Field(default_factory=dict)
-    auth: Auth | None = None
+    since_param: str | None = Field(
+        default=None, description="the query parameter for 'updated since', e.g. updated_since"
+    )
+    since_format: str = Field(
+        default="%Y-%m-%dT%H:%M:%SZ",
+        description="how the moment is written: a strftime format (in UTC), unix or unix_ms",
+    )
+    record_key: str | None = Field(
+        default=None, description="dotted path of the record's id, which a delta merges on"
+    )
+
+    @model_validator(mode="after")
+    def _key_for_increments(self) -> RestSource:
+        if self.since_param and not self.record_key:
+            raise ValueError(
+                "since_param needs record_key: the dotted path of the record's id (e.g. id), "
+                "which the records fetched since the last fetch replace earlier ones by"
+            )
+        return self
 
 
 Source = Annotated[

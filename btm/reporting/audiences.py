@@ -26,9 +26,8 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from btm import store
@@ -55,6 +54,9 @@ from btm.scoring.rollup import mean_level
 from btm.scoring.rubric import format_value, metric_label
 from btm.settings import Settings
 from btm.vocabulary import Basis, PulseState
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 Kind = Literal["pmo", "executive", "area_owner", "business_unit"]
 AUDIENCES_FILE = "audiences.yaml"  # in BTM_HOME

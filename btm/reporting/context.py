@@ -12,9 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Literal
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any, Literal
 
 from btm.catalog import Catalog
 from btm.errors import ConfigurationError
@@ -22,6 +20,9 @@ from btm.evidence.notes import DataQualityNote, QualityPoint, QuarantineNote, So
 from btm.improvement.section import Improvement
 from btm.scoring.rollup import half_up
 from btm.vocabulary import Basis
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 MOVERS_SHOWN = 5
 
@@ -396,6 +397,8 @@ def build_report_context(
 def checked_scores(scores: pd.DataFrame, catalog: Catalog, name: str) -> pd.DataFrame:
     """The scores checked against the catalogue, with each capability's area and what
     each level rests on, ready for `summarise`."""
+    import pandas as pd
+
     missing = [c for c in SCORE_COLUMNS if c not in scores.columns]
     if missing:
         raise ValueError(f"{name} lacks column(s) {', '.join(missing)}; expected {SCORE_COLUMNS}")
@@ -455,6 +458,8 @@ def summarise(frame: pd.DataFrame, keys: Sequence[str]) -> dict[Any, Summary]:
 
     Keys are the group's value, or a tuple of values when grouped by several columns.
     """
+    import pandas as pd
+
     if frame.empty:
         return {}
     columns = list(keys) or ["_whole"]

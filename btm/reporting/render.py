@@ -13,15 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import css_inline
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError, select_autoescape
-from markupsafe import Markup
-
 from btm.errors import ConfigurationError, DeliveryError
 from btm.reporting.context import ReportContext
 from btm.resources import TEMPLATES_DIR, first_file, reread_when_changed
 
-if TYPE_CHECKING:  # matplotlib is imported where charts are drawn, not by every command
+# matplotlib is imported where charts are drawn, Jinja2 and the CSS inliner where a report
+# is rendered: not by every command that loads the pipeline.
+if TYPE_CHECKING:
     from btm.reporting.charts import Chart
 
 
@@ -105,6 +103,16 @@ def render_templates(
     """Fill an HTML and a text template; the HTML comes out with its CSS inlined. Each
     template is taken from the first of `templates` that has it (the PMO's folder in
     BTM_HOME first, then the shipped templates)."""
+    import css_inline
+    from jinja2 import (
+        Environment,
+        FileSystemLoader,
+        StrictUndefined,
+        TemplateError,
+        select_autoescape,
+    )
+    from markupsafe import Markup
+
     environment = Environment(
         loader=FileSystemLoader(list(templates)),
         # Only the HTML is escaped: a unit named "<script>" must stay text there, while
@@ -167,6 +175,8 @@ def _escape_attribute_brackets(html: str) -> str:
 def write_index(reports_dir: Path, templates: Sequence[Path] = (TEMPLATES_DIR,)) -> Path:
     """`reports_dir/index.html`: every cycle's standalone reports, newest cycle first,
     one link per audience, written from the files that are there."""
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
     cycles = (
         sorted(
             (d for d in reports_dir.iterdir() if d.is_dir() and not d.name.startswith(".")),

@@ -14,9 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from btm.catalog import Catalog
 from btm.metrics import METRICS, MetricTable
@@ -31,6 +29,9 @@ from btm.scoring.rubric import (
 )
 from btm.scoring.survey import Answers, SurveyOpinion, says
 from btm.vocabulary import Basis
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # Per metric, its values in the earlier cycles, oldest first (None where unknown then).
 History = Mapping[str, Sequence[float | None]]
@@ -106,6 +107,8 @@ class UnitEvidence:
 
 
 def _value(metrics: pd.Series | None, name: str) -> float | None:
+    import pandas as pd
+
     if metrics is None:
         return None
     value = metrics.get(name)

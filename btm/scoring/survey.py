@@ -9,11 +9,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from btm.metrics import UNIT
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -137,6 +138,8 @@ def survey_answers(
     """Per unit, per (capability, dimension): the median of the answers at most
     `max_age_days` old (an answer's age is its date's, or else its batch's), their count
     and the oldest one's age."""
+    import pandas as pd
+
     if frame is None or frame.empty:
         return {}
     answered = frame.dropna(subset=[UNIT, "capability", "dimension", "score"])

@@ -1,6 +1,6 @@
-"""The store: SQLModel tables (`tables`), every query of the product (`queries`) and the
-engine with its Alembic migrations (`engine`). Callers use it as one namespace:
-`store.Score`, `store.scores_of(engine=..., cycle_id=...)`.
+"""The store: SQLModel tables (`tables`), every query of the product (`queries`), evidence
+rows in bulk (`rows`) and the engine with its Alembic migrations (`engine`). Callers use
+it as one namespace: `store.Score`, `store.scores_of(engine=..., cycle_id=...)`.
 """
 
 from btm.store.engine import (
@@ -13,7 +13,6 @@ from btm.store.engine import (
 )
 from btm.store.queries import (
     OPENED_REASON,
-    ROW_CHUNK,
     add_batch,
     all_fetches,
     backlog_of,
@@ -26,7 +25,6 @@ from btm.store.queries import (
     cycle_ids,
     cycle_ids_up_to,
     cycle_phases,
-    delete_rows,
     delivered_to,
     ensure_cycle,
     enter_phase,
@@ -43,6 +41,7 @@ from btm.store.queries import (
     is_original,
     kept_batch,
     last_accepted_batches,
+    last_accepted_increment,
     last_cycle_using,
     last_phase_change,
     last_run_failure,
@@ -51,8 +50,6 @@ from btm.store.queries import (
     latest_pulses,
     latest_scored_cycle,
     ledger_of,
-    load_ids,
-    load_rows,
     metric_history,
     newest_cycle_fetched,
     newest_fetched_cycle,
@@ -72,7 +69,6 @@ from btm.store.queries import (
     review_of,
     rubric_versions,
     rubric_versions_of,
-    save_batch,
     save_cycle_scores,
     save_delivery,
     save_fetch,
@@ -81,6 +77,13 @@ from btm.store.queries import (
     save_review,
     scores_frame,
     scores_of,
+)
+from btm.store.rows import (
+    Encoded,
+    encode_rows,
+    keep_batch,
+    load_ids,
+    load_rows,
     store_rows,
 )
 from btm.store.tables import (
@@ -90,6 +93,7 @@ from btm.store.tables import (
     Delivery,
     DeliveryState,
     EvidenceBatch,
+    EvidenceRows,
     Initiative,
     InitiativePulse,
     PhaseChange,
@@ -103,12 +107,13 @@ __all__ = [
     "EVIDENCE_TABLES",
     "MIGRATIONS_DIR",
     "OPENED_REASON",
-    "ROW_CHUNK",
     "Cycle",
     "CycleReview",
     "Delivery",
     "DeliveryState",
+    "Encoded",
     "EvidenceBatch",
+    "EvidenceRows",
     "Initiative",
     "InitiativePulse",
     "PhaseChange",
@@ -128,8 +133,8 @@ __all__ = [
     "cycle_ids",
     "cycle_ids_up_to",
     "cycle_phases",
-    "delete_rows",
     "delivered_to",
+    "encode_rows",
     "engine_for",
     "ensure_cycle",
     "enter_phase",
@@ -145,8 +150,10 @@ __all__ = [
     "init_db",
     "initiatives_of",
     "is_original",
+    "keep_batch",
     "kept_batch",
     "last_accepted_batches",
+    "last_accepted_increment",
     "last_cycle_using",
     "last_phase_change",
     "last_run_failure",
@@ -177,7 +184,6 @@ __all__ = [
     "review_of",
     "rubric_versions",
     "rubric_versions_of",
-    "save_batch",
     "save_cycle_scores",
     "save_delivery",
     "save_fetch",

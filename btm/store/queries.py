@@ -11,16 +11,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import sqlalchemy as sa
 from sqlmodel import Session, col, delete, select
 
-from btm.evidence.kinds import load_kinds
 from btm.store.engine import session_scope
 from btm.store.tables import (
-    EVIDENCE_TABLES,
     Cycle,
     CycleReview,
     Delivery,
@@ -36,7 +33,9 @@ from btm.store.tables import (
 )
 from btm.vocabulary import Basis, BatchStatus, Phase
 
-ROW_CHUNK = 50_000
+if TYPE_CHECKING:
+    import pandas as pd
+
 OPENED_REASON = "opened to gather its evidence"
 
 
@@ -282,12 +281,6 @@ def add_batch(*, session: Session, batch: EvidenceBatch) -> EvidenceBatch:
     return batch
 
 
-def save_batch(*, engine: sa.Engine, batch: EvidenceBatch) -> EvidenceBatch:
-    """`add_batch` in one transaction of its own: the batch as stored, with its id."""
-    with session_scope(engine) as session:
-        return add_batch(session=session, batch=batch)
-
-
 def last_accepted_batches(
     *,
     session: Session,
@@ -415,88 +408,9 @@ def fetch_history(*, engine: sa.Engine) -> list[SourceFetch]:
         return all_fetches(session=session)
 
 
-def _db_records(frame: pd.DataFrame, table: sa.Table) -> list[tuple[Any, ...]]:
-    """Rows as plain tuples for the driver: dates as ISO text, missing values as None."""
-    columns: dict[str, Any] = {}
-    for column in table.columns:
-        values = frame[column.name]
-        if isinstance(column.type, sa.Date):
-            # a field the source does not carry arrives as an all-missing object column
-            values = pd.to_datetime(values).dt.strftime("%Y-%m-%d")
-        columns[column.name] = values.astype(object).where(values.notna(), None)
-    return list(zip(*columns.values(), strict=True))
-
-
-def store_rows(*, engine: sa.Engine, kind: str, batch_id: int, frame: pd.DataFrame) -> None:
-    """Write a batch's rows in bulk in one transaction: COPY on PostgreSQL, the driver's
-    executemany elsewhere; never one ORM object per row."""
-    table = EVIDENCE_TABLES[kind]
-    out = frame.reindex(columns=[c.name for c in table.columns])
-    out["batch_id"] = batch_id
-    out["row_number"] = frame["_row"].to_numpy()
-    records = _db_records(out, table)
-    names = ", ".join(c.name for c in table.columns)
-    with engine.begin() as connection:
-        connection.execute(table.delete().where(table.c.batch_id == batch_id))
-        if engine.dialect.name == "postgresql":
-            driver = connection.connection.driver_connection
-            assert driver is not None
-            with (
-                driver.cursor() as cursor,
-                cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy,
-            ):
-                for record in records:
-                    copy.write_row(record)
-            return
-        marks = ", ".join("?" for _ in table.columns)
-        insert = f"INSERT INTO {table.name} ({names}) VALUES ({marks})"
-        for start in range(0, len(records), ROW_CHUNK):
-            connection.exec_driver_sql(insert, records[start : start + ROW_CHUNK])
-
-
-def delete_rows(*, engine: sa.Engine, kind: str, batch_id: int) -> None:
-    table = EVIDENCE_TABLES[kind]
-    with engine.begin() as connection:
-        connection.execute(table.delete().where(table.c.batch_id == batch_id))
-
-
-def load_ids(*, engine: sa.Engine, kind: str, batch_ids: Sequence[int]) -> set[str]:
-    """The distinct ids of a kind's rows in the given batches."""
-    if not batch_ids:
-        return set()
-    table = EVIDENCE_TABLES[kind]
-    id_column = table.c[load_kinds()[kind].id_field]
-    statement = sa.select(id_column).where(table.c.batch_id.in_(list(batch_ids))).distinct()
-    with engine.connect() as connection:
-        return {str(v) for v in connection.execute(statement).scalars() if v is not None}
-
-
-def load_rows(*, engine: sa.Engine, kind: str, batch_ids: Sequence[int]) -> pd.DataFrame:
-    """A kind's rows of the given batches, typed as the reader types them."""
-    table = EVIDENCE_TABLES[kind]
-    names = [c.name for c in table.columns]
-    ids = ", ".join(str(int(i)) for i in batch_ids) or "NULL"
-    # The driver's own cursor: plain tuples, none of SQLAlchemy's per-row processing.
-    query = f"SELECT {', '.join(names)} FROM {table.name} WHERE batch_id IN ({ids})"
-    with engine.connect() as connection:
-        cursor = connection.connection.cursor()
-        try:
-            cursor.execute(query)
-            rows = cursor.fetchall()
-        finally:
-            cursor.close()
-    frame = pd.DataFrame.from_records(rows, columns=names)
-    for column in table.columns:
-        values = frame[column.name]
-        if isinstance(column.type, sa.Date):
-            frame[column.name] = pd.to_datetime(values, format="ISO8601")
-        elif isinstance(column.type, sa.Boolean):
-            frame[column.name] = values.astype("boolean")
-        elif isinstance(column.type, sa.Float):
-            frame[column.name] = pd.to_numeric(values).astype(float)
-        elif isinstance(column.type, sa.Text):
-            frame[column.name] = values.astype("str")
-    return frame
+# a score's stored fields, read straight off the object: pydantic's model_dump costs
+# more than the INSERT itself for a cycle's thousands of cells
+_SCORE_FIELDS = tuple(c.name for c in Score.__table__.columns if c.name != "id")  # type: ignore[attr-defined]
 
 
 def replace_scores(
@@ -509,16 +423,17 @@ def replace_scores(
             col(Score.cycle_id) == cycle_id, col(Score.rubric_version) == rubric_version
         )
     )
-    count = 0
+    rows = []
     for score in scores:
         assert (score.cycle_id, score.rubric_version) == (cycle_id, rubric_version), (
             f"a score of {score.cycle_id} under {score.rubric_version} in the set of "
             f"{cycle_id} under {rubric_version}"
         )
-        session.add(score)
-        count += 1
+        rows.append({name: getattr(score, name) for name in _SCORE_FIELDS})
+    if rows:  # one bulk INSERT: thousands of cells, never one ORM flush each
+        session.execute(sa.insert(Score), rows)
     session.commit()
-    return count
+    return len(rows)
 
 
 def is_original(scored: Cycle | None, rubric_version: str) -> bool:
@@ -640,6 +555,8 @@ SCORE_FRAME_COLUMNS = ["unit", "capability", "dimension", "level", "basis", "con
 def scores_frame(scores: Sequence[Score]) -> pd.DataFrame:
     """The scores as a frame: level (Int64, <NA> when unknown), basis and confidence (NaN
     when none was stored)."""
+    import pandas as pd
+
     frame = pd.DataFrame(
         [
             (s.unit, s.capability, s.dimension, s.level, str(basis_of(s)), s.confidence)
@@ -750,3 +667,27 @@ def last_run_failure(*, engine: sa.Engine) -> RunFailure | None:
     )
     with session_scope(engine) as session:
         return session.exec(statement.limit(1)).first()
+
+
+def last_accepted_increment(
+    *, engine: sa.Engine, source: str, cycle_id: str
+) -> tuple[SourceFetch, EvidenceBatch] | None:
+    """The source's latest fetch in the cycle that left a watermark and whose batch was
+    accepted, with that batch: where its next incremental fetch asks from, and the
+    snapshot that fetch merges onto. None when the cycle has none (its next fetch is full).
+    A fetch that failed or was quarantined since is passed over: it moves nothing."""
+    statement = (
+        select(SourceFetch, EvidenceBatch)
+        .join(EvidenceBatch, col(SourceFetch.batch_id) == col(EvidenceBatch.id))
+        .where(
+            SourceFetch.source == source,
+            SourceFetch.cycle_id == cycle_id,
+            col(SourceFetch.ok).is_(True),
+            col(SourceFetch.watermark).is_not(None),
+            EvidenceBatch.status == BatchStatus.ACCEPTED,
+        )
+        .order_by(col(SourceFetch.id).desc())
+    )
+    with session_scope(engine) as session:
+        found = session.exec(statement.limit(1)).first()
+        return None if found is None else (found[0], found[1])

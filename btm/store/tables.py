@@ -1,9 +1,11 @@
 """The SQLModel tables, and one plain table per evidence kind.
 
 Small tables (cycles, batches, scores, deliveries, phases, initiatives) are SQLModel
-classes. Evidence rows go in and out in bulk as DataFrames: one plain table per evidence
-kind, built from the same kind definitions the reader uses, so no evidence row ever
-becomes an ORM object.
+classes. Evidence rows go in and out in bulk, never as ORM objects: each accepted batch's
+typed rows are one Parquet document in `evidence_rows` (written and read by
+`btm.store.rows`). The plain per-kind tables, built from the kind definitions the reader
+uses, held the rows before revision 0009 moved them there; they stay in the schema as
+each kind's typed columns, and as what a downgrade moves the rows back into.
 """
 
 from __future__ import annotations
@@ -70,9 +72,28 @@ class EvidenceBatch(SQLModel, table=True):
     fetched_at: datetime = Field(default_factory=utcnow)
 
 
+class EvidenceRows(SQLModel, table=True):
+    """One accepted batch's typed rows as a Parquet document: a million rows store in a
+    fraction of a second and some 20 MB, where one SQL row per evidence row cost seconds.
+    Read back whole, or by column (`btm.store.rows`)."""
+
+    __tablename__ = "evidence_rows"
+
+    batch_id: int = Field(foreign_key="evidence_batch.id", primary_key=True)
+    kind: str = Field(index=True)
+    rows: int = Field(description="how many evidence rows the document holds")
+    data: bytes = Field(
+        sa_column=Column(sa.LargeBinary, nullable=False),
+        description="the rows as Parquet: row_number, then the kind's fields",
+    )
+
+
 class SourceFetch(SQLModel, table=True):
     """One attempt to fetch one source in a cycle: the payload it brought (one row per
-    payload), or the error that stopped it (one row with no batch)."""
+    payload), or the error that stopped it (one row with no batch). A fetched row says how
+    the fetch went: full or incremental, from which moment, and the watermark it leaves,
+    which the source's next incremental fetch in the cycle asks from once its batch is
+    accepted (btm.evidence.incremental)."""
 
     __tablename__ = "source_fetch"
 
@@ -88,6 +109,23 @@ class SourceFetch(SQLModel, table=True):
     rows: int = 0
     latency_ms: float = 0.0
     fetched_at: datetime = Field(default_factory=utcnow)
+    mode: str | None = Field(
+        default=None, description="full or incremental (FetchMode); None for a failed fetch"
+    )
+    since: datetime | None = Field(
+        default=None, description="incremental: the records updated from this moment on"
+    )
+    watermark: datetime | None = Field(
+        default=None,
+        description="where the next incremental fetch asks from: this fetch's start less "
+        "the source's overlap; None for a source that always fetches in full",
+    )
+    settings_sha256: str | None = Field(
+        default=None, description="digest of the source's settings the fetch ran on"
+    )
+    delta_sha256: str | None = Field(
+        default=None, description="incremental: the archived delta merged onto the snapshot"
+    )
 
 
 class Score(SQLModel, table=True):
