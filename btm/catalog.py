@@ -20,6 +20,10 @@ from btm.errors import ConfigurationError
 from btm.resources import DATA_DIR, reread_when_changed
 
 CATALOG_FILE = DATA_DIR / "catalog.yaml"
+# libyaml's safe loader, where PyYAML was built with it, reads the data files several
+# times faster into the same values. It words its errors otherwise, so a file it refuses
+# is read again by the pure-Python loader, whose message names the line and shows it.
+_FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def read_yaml(path: Path) -> Any:
@@ -28,6 +32,10 @@ def read_yaml(path: Path) -> Any:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigurationError(f"{path}: cannot read ({exc.strerror}); check the path") from exc
+    try:
+        return yaml.load(text, Loader=_FAST_LOADER)
+    except yaml.YAMLError:
+        pass
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:

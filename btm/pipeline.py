@@ -15,14 +15,12 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import sqlalchemy as sa
 
 from btm import store
 from btm.catalog import Catalog
-from btm.delivery import DeliveryReport, SmtpBlockLoader, deliver_cycle_reports, smtp_config
 from btm.errors import BtmError
 from btm.evidence.gather import (
     BatchResult,
@@ -38,16 +36,19 @@ from btm.evidence.gather import (
 )
 from btm.evidence.sources import BlockLoader, Source, Templating
 from btm.fiscal import FiscalCalendar
-from btm.improvement.progress import Progress, after_assessment
-from btm.metrics import compute_metrics
-from btm.reporting.compose import AudienceReport, render_audience_reports
 from btm.resources import data_file, suite_dirs, template_dirs
-from btm.scoring.engine import CellScore, score_units
-from btm.scoring.rubric import Rubric, load_rubric
-from btm.scoring.survey import survey_answers
 from btm.settings import Settings, load_settings
-from btm.targets import Targets, load_targets
 from btm.timing import stage
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from btm.delivery import DeliveryReport, SmtpBlockLoader
+    from btm.improvement.progress import Progress
+    from btm.reporting.compose import AudienceReport
+    from btm.scoring.engine import CellScore
+    from btm.scoring.rubric import Rubric
+    from btm.targets import Targets
 
 OPENER = "btm"  # who opens a cycle gathered outside a flow run
 
@@ -83,6 +84,8 @@ class Setup:
 
     @cached_property
     def rubric(self) -> Rubric:
+        from btm.scoring.rubric import load_rubric
+
         return load_rubric(data_file("rubric.yaml", self.home), self.catalog)
 
     @property
@@ -231,6 +234,10 @@ def score_cycle(
 ) -> list[CellScore]:
     """Every unit's cells on the cycle's evidence; `history` holds the metrics' values in
     the earlier cycles, for the rules on history (level 5)."""
+    from btm.metrics import compute_metrics
+    from btm.scoring.engine import score_units
+    from btm.scoring.survey import survey_answers
+
     with stage("metrics"):
         metrics = compute_metrics(
             evidence.frames, as_of=evidence.as_of, policy=rubric.metric_policy
@@ -256,6 +263,8 @@ def scoring_targets(run: Setup, cycle_id: str) -> Targets:
     """The targets a scoring of the cycle measures gaps to. The original scoring takes
     BTM_TARGET_STATE; a rescore keeps the cycle's recorded target state, so that it differs
     from the original only by its rubric."""
+    from btm.targets import load_targets
+
     scored = store.find_cycle(engine=run.engine, cycle_id=cycle_id)
     state = run.settings.target_state
     if (
@@ -397,6 +406,8 @@ def rescore(run: Setup, cycle_id: str, *, force: bool = False) -> Rescore:
 def move_phases(run: Setup, cycle_id: str, *, actor: str) -> Progress:
     """The scored cycle goes to design with its proposed backlog; a cycle that was
     executing is improved and closed. The PMO's approval gate is never passed here."""
+    from btm.improvement.progress import after_assessment
+
     return after_assessment(
         engine=run.engine,
         cycle_id=cycle_id,
@@ -408,6 +419,8 @@ def move_phases(run: Setup, cycle_id: str, *, actor: str) -> Progress:
 
 def render(run: Setup, cycle_id: str, *, only: str | None = None) -> list[AudienceReport]:
     """Every configured audience's report of a scored cycle (or the one named `only`)."""
+    from btm.reporting.compose import render_audience_reports
+
     return render_audience_reports(
         engine=run.engine,
         cycle_id=cycle_id,
@@ -423,6 +436,8 @@ def deliver(
     run: Setup, reports: Sequence[AudienceReport], cycle_id: str, *, dry_run: bool = False
 ) -> DeliveryReport:
     """Keep the standalone reports, then email each recipient the ledger has not served."""
+    from btm.delivery import deliver_cycle_reports, smtp_config
+
     return deliver_cycle_reports(
         reports,
         engine=run.engine,

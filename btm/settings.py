@@ -15,7 +15,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from btm.catalog import Catalog, load_catalog
 from btm.errors import ConfigurationError
-from btm.evidence.files import DEFAULT_LIMITS, ReadLimits
+from btm.evidence.limits import DEFAULT_LIMITS, ReadLimits
 from btm.fiscal import SETTING as FISCAL_SETTING
 from btm.fiscal import FiscalCalendar
 from btm.resources import data_file

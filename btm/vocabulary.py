@@ -1,9 +1,12 @@
 """The product's closed vocabularies, typed: where code branches on a value, the value is
-one of these. Each is a `StrEnum`, so it is stored, printed and compared as its text."""
+one of these. Each is a `StrEnum`, so it is stored, printed and compared as its text.
+Beside them, the one field every evidence kind shares."""
 
 from __future__ import annotations
 
 from enum import StrEnum
+
+UNIT = "business_unit"  # the business unit a row of evidence belongs to, in every kind
 
 
 class Phase(StrEnum):

@@ -36,21 +36,35 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from xml.etree.ElementTree import ParseError
 
-import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.csv as pa_csv
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import iterparse
 
 from btm.errors import EvidenceError
 from btm.evidence.kinds import EvidenceKind, load_kinds
+from btm.evidence.limits import (
+    DEFAULT_LIMITS,
+    MAX_COLUMNS_SETTING,
+    MAX_FILE_BYTES_SETTING,
+    MAX_JSON_DEPTH_SETTING,
+    MAX_ROWS_SETTING,
+    MAX_XLSX_INFLATED_BYTES_SETTING,
+    MAX_XLSX_RATIO_SETTING,
+    ReadLimits,
+)
 from btm.timing import stage
 
+# pandas and pyarrow are imported where a file is read: the read commands, which load this
+# module through btm.evidence.gather, never pay for them.
 if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
+
     from btm.evidence.payload import Payload
 
 ROW_COLUMN = "_row"
+# What Python's `\s` and `str.strip` take as space (and Arrow's utf8_trim_whitespace, the
+# same 29 characters), spelt out as a regex class RE2 reads as Python's `re` does.
+PYTHON_SPACE = "[ \t\n\r\f\v\x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
 TRUE_WORDS = frozenset({"true", "yes", "y", "1", "t"})
 FALSE_WORDS = frozenset({"false", "no", "n", "0", "f"})
 DELIMITERS = (",", ";", "\t", "|")
@@ -60,33 +74,6 @@ EXPECTED_TEXT = {
     "date": "an ISO 8601 date (YYYY-MM-DD)",
     "boolean": "true/false, yes/no, y/n or 1/0",
 }
-
-
-# The settings that hold the limits, named here so a refusal can say which one to raise.
-MAX_FILE_BYTES_SETTING = "BTM_MAX_FILE_BYTES"
-MAX_XLSX_INFLATED_BYTES_SETTING = "BTM_MAX_XLSX_INFLATED_BYTES"
-MAX_XLSX_RATIO_SETTING = "BTM_MAX_XLSX_RATIO"
-MAX_ROWS_SETTING = "BTM_MAX_ROWS"
-MAX_COLUMNS_SETTING = "BTM_MAX_COLUMNS"
-MAX_JSON_DEPTH_SETTING = "BTM_MAX_JSON_DEPTH"
-
-
-@dataclass(frozen=True)
-class ReadLimits:
-    """How much one evidence file may hold. The defaults (the settings' defaults too) sit
-    well above the demo and the 1M-row benchmark, and far below what exhausts a machine."""
-
-    max_file_bytes: int = 1_000_000_000
-    max_xlsx_inflated_bytes: int = 2_000_000_000
-    # Deflate tops out near 1 000:1 on repeated bytes; a real sheet's XML, even a very
-    # repetitive one, stays well under 200:1.
-    max_xlsx_ratio: int = 200
-    max_rows: int = 5_000_000
-    max_columns: int = 500
-    max_json_depth: int = 64
-
-
-DEFAULT_LIMITS = ReadLimits()
 
 
 def _size_text(count: int) -> str:
@@ -296,6 +283,8 @@ def read_csv_text(text: str, *, name: str, limits: ReadLimits = DEFAULT_LIMITS) 
     when the first data row has one cell more). Blank lines are read and then dropped,
     so the rows after them keep their numbers.
     """
+    import pandas as pd
+
     body = text.lstrip("\r\n")
     lines_before = text[: len(text) - len(body)].count("\n")
     sep = _delimiter(body)
@@ -356,6 +345,10 @@ def read_csv_fast(
     wide as the header, within the row and column limits. Anything else, Arrow's refusal
     included, goes to the careful reader, which reads it the same way or says what is
     wrong."""
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+
     body = raw.removeprefix(_BOM)
     if (
         not body
@@ -380,7 +373,9 @@ def read_csv_fast(
     try:
         table = pa_csv.read_csv(
             pa.BufferReader(body),
-            read_options=pa_csv.ReadOptions(autogenerate_column_names=True),
+            # blocks of 16 MB: a column in a few chunks, not one per megabyte for every
+            # later step to walk, and still enough blocks to keep the cores busy
+            read_options=pa_csv.ReadOptions(autogenerate_column_names=True, block_size=1 << 24),
             parse_options=pa_csv.ParseOptions(
                 delimiter=sep,
                 # a quoted cell may hold a line break; splitting rows without looking
@@ -575,6 +570,8 @@ def read_xlsx(path: Path, *, name: str, limits: ReadLimits = DEFAULT_LIMITS) -> 
 
 
 def _sheet_frame(workbook: Any, *, name: str, limits: ReadLimits) -> pd.DataFrame:
+    import pandas as pd
+
     header: list[str] | None = None
     header_number = 0
     records: list[list[str | None]] = []
@@ -667,6 +664,8 @@ def _refuse_deep(document: Any, *, name: str, limits: ReadLimits) -> None:
 def read_json_text(text: str, *, name: str, limits: ReadLimits = DEFAULT_LIMITS) -> pd.DataFrame:
     """JSON records flattened with dotted paths: `{"fields": {"status": ..}}` gives the
     column `fields.status`."""
+    import pandas as pd
+
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -785,7 +784,7 @@ def _refuse_twins(frame: pd.DataFrame, fields: Any) -> None:
         )
 
 
-_EXCEL_EPOCH = pd.Timestamp("1899-12-30")
+_EXCEL_EPOCH = "1899-12-30"  # day 0 of a spreadsheet's date serial numbers
 # The offset of an ISO 8601 date-time. A date field keeps the date as written where it
 # was written; and pandas refuses a column mixing offsets (+01:00 in winter, +02:00 in
 # summer, as any Jira export of a year does).
@@ -793,6 +792,8 @@ _OFFSET = re.compile(r"(?<=\d\d:\d\d)((?::\d\d)?(?:[.,]\d+)?)\s*(?:Z|[+-]\d\d(?:
 
 
 def _dates(raw: pd.Series, *, serials: bool) -> pd.Series:
+    import pandas as pd
+
     timed = raw.str.len().gt(10)  # a bare date is 10 characters; skip the regex for those
     local = raw.where(~timed, raw[timed].str.replace(_OFFSET, r"\1", regex=True))
     values = pd.to_datetime(local, errors="coerce", format="ISO8601")
@@ -804,14 +805,25 @@ def _dates(raw: pd.Series, *, serials: bool) -> pd.Series:
         if plausible.any():
             days = pd.to_timedelta((numbers[plausible] + 1e-9) // 1, unit="D")
             values = values.copy()
-            values[plausible] = _EXCEL_EPOCH + days
+            values[plausible] = pd.Timestamp(_EXCEL_EPOCH) + days
     return values
+
+
+def _stripped(values: pd.Series) -> pd.Series:
+    """The cells without their surrounding spaces, a cell of spaces as missing (a column
+    with none is not copied again to say so)."""
+    stripped = values.str.strip()
+    empty = stripped == ""
+    return stripped.mask(empty) if empty.any() else stripped
 
 
 def _cast(raw: pd.Series, to: pa.DataType) -> pa.Array | None:
     """Arrow's cast of a whole text column, which succeeds only when every cell reads as
     `to`; None when one does not (or the column is not Arrow text), and the column goes
     to pandas, which finds the cells."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     try:
         return pc.cast(pa.array(raw.array), to)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, TypeError):
@@ -821,6 +833,9 @@ def _cast(raw: pd.Series, to: pa.DataType) -> pa.Array | None:
 def _numbers(raw: pd.Series) -> pd.Series:
     """Numbers as pandas reads them (whole numbers stay integers unless a cell is
     missing), through one Arrow cast when every cell is one."""
+    import pandas as pd
+    import pyarrow as pa
+
     whole = _cast(raw, pa.int64()) if not raw.hasnans else None
     cast = whole if whole is not None else _cast(raw, pa.float64())
     if cast is None:
@@ -830,6 +845,9 @@ def _numbers(raw: pd.Series) -> pd.Series:
 
 def _plain_dates(raw: pd.Series) -> pd.Series | None:
     """Dates written YYYY-MM-DD, all of them, through one Arrow cast; None otherwise."""
+    import pandas as pd
+    import pyarrow as pa
+
     cast = _cast(raw, pa.date32())
     if cast is None:
         return None
@@ -839,6 +857,8 @@ def _plain_dates(raw: pd.Series) -> pd.Series | None:
 
 def coerce(frame: pd.DataFrame, kind: EvidenceKind, *, serials: bool = False) -> ParsedEvidence:
     """Turn string columns into the kind's types, collecting cells that do not fit."""
+    import pandas as pd
+
     if frame.index.name == ROW_COLUMN:  # numbered by the reader, blank rows counted
         numbers: Any = frame.index.to_numpy()
         frame = frame.reset_index(drop=True)
@@ -852,8 +872,7 @@ def coerce(frame: pd.DataFrame, kind: EvidenceKind, *, serials: bool = False) ->
     for field in kind.fields:
         if field.name not in frame.columns:
             continue
-        raw = frame[field.name].str.strip()
-        raw = raw.mask(raw == "")
+        raw = _stripped(frame[field.name])
         if field.type == "text":
             typed[field.name] = raw
             continue

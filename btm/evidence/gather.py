@@ -20,9 +20,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import sqlalchemy as sa
 
 from btm import store
@@ -51,7 +50,6 @@ from btm.evidence.notes import DataQualityNote, QualityPoint, QuarantineNote, So
 from btm.evidence.payload import Payload
 from btm.evidence.sources import FetchMode, Source, Templating, default_sources, load_sources
 from btm.fiscal import FiscalCalendar
-from btm.metrics import UNIT
 from btm.resources import SUITES_DIR
 from btm.timing import stage
 from btm.validation import (
@@ -60,7 +58,10 @@ from btm.validation import (
     referenced_kinds,
     validate_frame,
 )
-from btm.vocabulary import BatchStatus
+from btm.vocabulary import UNIT, BatchStatus
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SOURCES_FILE = "sources.yaml"
 
@@ -607,6 +608,8 @@ def assemble_evidence(
     fresh: dict[int, pd.DataFrame] | None = None,
 ) -> CycleEvidence:
     """Load the planned batches per kind; frames parsed in this run are not read again."""
+    import pandas as pd
+
     fresh = fresh or {}
     plan = plan or evidence_plan(engine=engine, cycle_id=cycle_id)
     frames: dict[str, pd.DataFrame] = {}

@@ -27,13 +27,16 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self, TypeVar
-
-import httpx
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from btm.errors import EvidenceError
 from btm.evidence.payload import Payload
 from btm.evidence.sources import DEFAULT_MAX_CONCURRENCY, Auth, BlockLoader
+
+# httpx is imported where a request is made: the read commands, which load this module
+# through btm.evidence.gather, never pay for it.
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -200,6 +203,8 @@ class JsonClient:
         read_block: BlockLoader | None = None,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
     ) -> None:
+        import httpx
+
         self._source = source
         self._auth = auth
         self._fixes = fixes
@@ -232,6 +237,8 @@ class JsonClient:
 
     def get(self, url: str, params: QueryParams | None = None) -> Page:
         """One page; `params` are merged into the URL's own query string."""
+        import httpx
+
         target = httpx.URL(url).copy_merge_params(dict(params)) if params else httpx.URL(url)
         gate = HOSTS.gate(target)
         attempt = 1
@@ -262,6 +269,8 @@ class JsonClient:
             attempt += 1
 
     def _try(self, url: httpx.URL) -> Page | _Transient:
+        import httpx
+
         unreachable = f"is the system up? {self._fixes.location}"
         try:
             response = self._http.get(url)

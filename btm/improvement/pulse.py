@@ -7,9 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import sqlalchemy as sa
 
 from btm import store
@@ -18,6 +17,9 @@ from btm.evidence.gather import evidence_plan
 from btm.improvement.config import PulseRules, load_config
 from btm.settings import Settings
 from btm.vocabulary import Phase, PulseState
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 PULSE_STATES = tuple(PulseState)  # worst first
 
@@ -41,11 +43,15 @@ class ProjectReading:
 
 
 def _day(value: Any) -> date | None:
+    import pandas as pd
+
     return None if value is None or pd.isna(value) else pd.Timestamp(value).date()
 
 
 def read_project(row: Mapping[Any, Any], *, as_of: date, rules: PulseRules) -> ProjectReading:
     """One project's state at `as_of` from its latest evidence row."""
+    import pandas as pd
+
     status = None if pd.isna(row.get("status")) else str(row["status"])
     health = None if pd.isna(row.get("health")) else str(row["health"])
     planned_end, forecast_end = _day(row.get("planned_end")), _day(row.get("forecast_end"))
@@ -139,6 +145,8 @@ def latest_projects(
     *, engine: sa.Engine, up_to: str | None = None
 ) -> tuple[str | None, pd.DataFrame]:
     """The rows of `latest_project_batches`, one per project id."""
+    import pandas as pd
+
     cycle_id, batch_ids = latest_project_batches(engine=engine, up_to=up_to)
     if not batch_ids:
         return cycle_id, pd.DataFrame(columns=["project_id"])

@@ -11,11 +11,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from btm.metrics import architecture, capacity, governance, planning, portfolio, survey
 from btm.metrics.base import METRICS, MIN_COVERAGE, UNIT, Metric, MetricPolicy
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 ENTERPRISE = "(enterprise)"  # the row of metrics computed over every unit's evidence together
 MODULES = (portfolio, governance, architecture, planning, capacity, survey)  # registered above
@@ -46,6 +48,8 @@ class MetricTable:
 
     def row(self, unit: str) -> tuple[pd.Series, pd.Series, pd.Series]:
         """One unit's values, sizes and coverage, each a Series by metric name."""
+        import pandas as pd
+
         values, sizes, coverage = (
             pd.Series(table.loc[unit], dtype=float)
             for table in (self.values, self.sizes, self.coverage)
@@ -58,6 +62,8 @@ def compute_metrics(
 ) -> MetricTable:
     """Every registered metric per business unit; NaN where a unit has no evidence for it,
     or too little of its population carries the fields it needs."""
+    import pandas as pd
+
     units = sorted(
         {u for frame in evidence.values() if UNIT in frame for u in frame[UNIT].dropna()}
     )
@@ -85,6 +91,8 @@ def enterprise_metrics(
     evidence: Mapping[str, pd.DataFrame], *, as_of: date, policy: MetricPolicy
 ) -> pd.Series:
     """Every metric over the whole enterprise's evidence, as if it were one unit."""
+    import pandas as pd
+
     pooled = {kind: frame.assign(**{UNIT: ENTERPRISE}) for kind, frame in evidence.items()}
     table = compute_metrics(pooled, as_of=as_of, policy=policy).values
     row = table.reindex([ENTERPRISE]).iloc[0]

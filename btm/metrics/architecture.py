@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from btm.metrics.base import (
     MetricPolicy,
@@ -17,6 +16,9 @@ from btm.metrics.base import (
     ratio_of_sums,
     share,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 KEPT = ["invest", "tolerate"]
 
@@ -66,6 +68,8 @@ def application_review_timeliness(
 ) -> pd.DataFrame:
     """Share of applications reviewed in the portfolio review of the application_review_days
     (365) before the cycle's as-of date."""
+    import pandas as pd
+
     cutoff = pd.Timestamp(as_of) - pd.Timedelta(days=policy.application_review_days)
     reviewed = pd.to_datetime(column(frame, "last_reviewed"))
     return share(frame, reviewed >= cutoff, everything(frame))

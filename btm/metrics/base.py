@@ -14,11 +14,14 @@ import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import pandas as pd
+from btm.vocabulary import UNIT
 
-UNIT = "business_unit"
+# pandas is imported where a metric computes: the registry, read by the rubric and by
+# `btm explain`, loads without it.
+if TYPE_CHECKING:
+    import pandas as pd
 
 Compute = Callable[..., "pd.Series | pd.DataFrame"]
 MetricUnit = Literal["share", "count", "score"]
@@ -71,6 +74,8 @@ class Metric:
     ) -> pd.DataFrame:
         """Per unit: value, n (rows measured) and coverage (share of the population
         measured); the value is NaN where the coverage is below `min_coverage`."""
+        import pandas as pd
+
         kwargs: dict[str, object] = {}
         if self.takes_policy:
             kwargs["policy"] = policy
@@ -132,6 +137,8 @@ def share(
     """Per unit: rows meeting `numerator` among the rows of `population` that are
     `measured` (carry the fields the numerator reads; all of them unless given), with
     the count measured and the share of the population it is."""
+    import pandas as pd
+
     hits = numerator.fillna(False).astype(bool).astype(float)
     return ratio_of_sums(frame, hits, pd.Series(1.0, index=frame.index), population, measured)
 
@@ -146,6 +153,8 @@ def ratio_of_sums(
     """Per unit: the sum of `numerator` over the sum of `denominator`, both over the rows
     of `population` that are `measured` (all of them unless given), with the count
     measured and the share of the population it is."""
+    import pandas as pd
+
     population = population.fillna(False).astype(bool)
     measured = population if measured is None else population & measured.fillna(False)
     units = frame[UNIT]
@@ -163,28 +172,38 @@ def ratio_of_sums(
 
 
 def filled(frame: pd.DataFrame, column: str) -> pd.Series:
+    import pandas as pd
+
     if column not in frame:
         return pd.Series(False, index=frame.index)
     return frame[column].notna()
 
 
 def column(frame: pd.DataFrame, name: str) -> pd.Series:
+    import pandas as pd
+
     if name in frame:
         return frame[name]
     return pd.Series(pd.NA, index=frame.index, dtype="object")
 
 
 def number(frame: pd.DataFrame, name: str) -> pd.Series:
+    import pandas as pd
+
     return pd.to_numeric(column(frame, name), errors="coerce")
 
 
 def completeness(frame: pd.DataFrame, fields: list[str]) -> pd.Series:
     """Per unit: the share of the given fields' cells that are filled."""
+    import pandas as pd
+
     cells = pd.DataFrame({f: filled(frame, f) for f in fields}).mean(axis=1)
     return cells.groupby(frame[UNIT]).mean().astype(float)
 
 
 def everything(frame: pd.DataFrame) -> pd.Series:
+    import pandas as pd
+
     return pd.Series(True, index=frame.index)
 
 
@@ -195,6 +214,8 @@ def count(frame: pd.DataFrame) -> pd.Series:
 def known_in(values: pd.Series, linked: pd.DataFrame | None, *columns: str) -> pd.Series:
     """True where `values` names a row of `linked` by any of its `columns` (an id or a
     title, compared without case or surrounding spaces); False where the link is empty."""
+    import pandas as pd
+
     if linked is None or linked.empty:
         return pd.Series(False, index=values.index)
     names = {

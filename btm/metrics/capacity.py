@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import date
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from btm.metrics.base import MetricPolicy, column, count, everything, filled, metric, number, share
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 OPEN_DEMAND = ["requested", "planned", "allocated", "closed"]
 STAFFED = ["allocated", "closed"]
@@ -43,6 +45,8 @@ def demand_role_coverage(frame: pd.DataFrame, as_of: date) -> pd.DataFrame:
 def pool_role_coverage(frame: pd.DataFrame, as_of: date) -> pd.DataFrame:
     """Share of demand requests whose role has a capacity pool of the unit (a managed
     supply for the skill)."""
+    import pandas as pd
+
     pools = frame[(column(frame, "record_type") == "pool") & filled(frame, "role")]
     supplied = set(zip(pools["business_unit"], pools["role"], strict=True))
     keys = pd.Series(
@@ -105,6 +109,8 @@ def vendor_owner_coverage(frame: pd.DataFrame, as_of: date) -> pd.DataFrame:
 def vendor_review_rate(frame: pd.DataFrame, as_of: date, *, policy: MetricPolicy) -> pd.DataFrame:
     """Share of strategic vendors reviewed against the strategy in the vendor_review_days
     (365) before the cycle's as-of date."""
+    import pandas as pd
+
     cutoff = pd.Timestamp(as_of) - pd.Timedelta(days=policy.vendor_review_days)
     reviewed = pd.to_datetime(column(frame, "last_strategy_review"))
     return share(frame, reviewed >= cutoff, column(frame, "tier") == "strategic")

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from btm.metrics.base import (
     MetricPolicy,
@@ -16,6 +15,9 @@ from btm.metrics.base import (
     metric,
     share,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # What a board decides when it steers rather than signs off single investments.
 DIRECTION = ["strategy", "policy", "architecture"]
@@ -91,6 +93,8 @@ def risk_review_timeliness(
 ) -> pd.DataFrame:
     """Share of risks not closed that were reviewed in the review_days (90) before the
     cycle's as-of date."""
+    import pandas as pd
+
     cutoff = pd.Timestamp(as_of) - pd.Timedelta(days=policy.review_days)
     reviewed = pd.to_datetime(column(frame, "review_date"))
     return share(frame, reviewed >= cutoff, _open_risks(frame))

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from btm.metrics.base import (
     UNIT,
@@ -20,6 +19,9 @@ from btm.metrics.base import (
     ratio_of_sums,
     share,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 CHANGE = ["grow", "transform"]
 LIVE = ["active", "achieved", "missed"]  # objectives that were set, not drafted or dropped
@@ -137,6 +139,8 @@ def objective_funding_rate(
 ) -> pd.DataFrame:
     """Share of active objectives that at least one investment or budget line funds (names
     by id or title)."""
+    import pandas as pd
+
     links = [
         frame_[["strategic_objective"]]
         for frame_ in (linked.get("investments"), linked.get("budgets"))

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from btm.metrics.base import (
     MetricPolicy,
@@ -20,6 +19,9 @@ from btm.metrics.base import (
     ratio_of_sums,
     share,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 DECIDED = ["approved", "active", "closed"]
 
@@ -176,6 +178,8 @@ def green_health_rate(frame: pd.DataFrame, as_of: date) -> pd.DataFrame:
 def status_freshness(frame: pd.DataFrame, as_of: date, *, policy: MetricPolicy) -> pd.DataFrame:
     """Share of active projects whose status was updated in the fresh_days (30) before
     the cycle's as-of date."""
+    import pandas as pd
+
     cutoff = pd.Timestamp(as_of) - pd.Timedelta(days=policy.fresh_days)
     updated = pd.to_datetime(column(frame, "last_status_update"))
     return share(frame, updated >= cutoff, _active(frame))

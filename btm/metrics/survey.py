@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import date
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from btm.metrics.base import UNIT, column, metric
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def _median_of_role(frame: pd.DataFrame, role: str) -> pd.Series:

@@ -11,7 +11,7 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
-from btm.metrics import UNIT
+from btm.vocabulary import UNIT
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -33,7 +33,17 @@ HEAVY = (
     "sqlalchemy",
 )
 # What no read command needs on a current schema.
-NOT_FOR_READING = ("alembic", "great_expectations", "jinja2", "matplotlib", "prefect")
+NOT_FOR_READING = (
+    "alembic",
+    "great_expectations",
+    "httpx",
+    "jinja2",
+    "matplotlib",
+    "numpy",
+    "pandas",
+    "prefect",
+    "pyarrow",
+)
 
 
 def _loaded(argv: list[str] | None, watched: tuple[str, ...]) -> list[str]:

@@ -20,6 +20,7 @@ from btm.evidence.files import (
     _decode,
     _numbers,
     _plain_dates,
+    _stripped,
     coerce,
     read_csv_fast,
     read_csv_text,
@@ -139,3 +140,13 @@ def test_bad_cells_are_named_whichever_path_reads_the_column() -> None:
         ("budget", (3,)),
         ("planned_start", (3,)),
     }
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.text(alphabet=" \t\u00a0\u2003\v\nab", max_size=4))))
+def test_a_text_column_is_kept_as_it_is_only_when_stripping_changes_nothing(
+    cells: list[str | None],
+) -> None:
+    values = pd.Series(cells, dtype="str")
+    stripped = values.str.strip()
+    pd.testing.assert_series_equal(_stripped(values), stripped.mask(stripped == ""))
