@@ -488,7 +488,9 @@ def _by_columns(expectations: list[dict[str, Any]]) -> dict[_Group, list[dict[st
     return groups
 
 
-def _filtered(part: pd.DataFrame, condition: str | None, group: list[dict[str, Any]]) -> Any:
+def _filtered(
+    part: pd.DataFrame, condition: str | None, group: list[dict[str, Any]]
+) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
     """The rows a pandas row condition selects, and its rules without the condition: GE
     filters by it with `DataFrame.query` for each metric it computes (six times a rule),
     the same query once gives the same rows, keeping their index (their positions in the

@@ -175,7 +175,7 @@ def open_home(folder: Path) -> None:
     from btm import pipeline as core
     from btm.settings import Settings
 
-    assert core.Setup(Settings(home=folder)).engine is not None
+    core.Setup(Settings(home=folder)).engine.dispose()  # opening it creates the schema
 
 
 def rescore(folder: Path) -> dict[str, float]:
