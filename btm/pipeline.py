@@ -293,22 +293,22 @@ def save_scores(
     for s in scores:
         target = targets.level(s.unit, s.capability)
         rows.append(
-            store.Score(
-                cycle_id=evidence.cycle_id,
-                unit=s.unit,
-                capability=s.capability,
-                dimension=s.dimension,
-                level=s.level,
-                target_level=target,
-                gap=None if s.level is None else target - s.level,
-                basis=s.basis,
-                confidence=s.confidence,
-                says=s.says,
-                stale=s.stale,
-                rubric_version=rubric.version,
-                trace=s.trace(),
-                evidence_hashes=hashes.get(s.unit, []),
-            )
+            {
+                "cycle_id": evidence.cycle_id,
+                "unit": s.unit,
+                "capability": s.capability,
+                "dimension": s.dimension,
+                "level": s.level,
+                "target_level": target,
+                "gap": None if s.level is None else target - s.level,
+                "basis": s.basis,
+                "confidence": s.confidence,
+                "says": s.says,
+                "stale": s.stale,
+                "rubric_version": rubric.version,
+                "trace": s.trace(),
+                "evidence_hashes": hashes.get(s.unit, []),
+            }
         )
     return store.save_cycle_scores(
         engine=engine,

@@ -24,6 +24,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from btm.columns import is_in
 from btm.errors import ConfigurationError
 from btm.evidence.files import PYTHON_SPACE, ROW_COLUMN, CellProblem
 from btm.evidence.kinds import kind_named
@@ -345,20 +346,6 @@ def _sample(
     return rows, ids
 
 
-def _is_in(values: pd.Series, known: Set[str]) -> pd.Series:
-    """`values.isin(known)` for a set of many ids: pandas turns each id of the set into an
-    Arrow scalar (seconds for 100k ids), Arrow's own lookup takes them as one array."""
-    import pandas as pd
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    try:
-        found = pc.is_in(pa.array(values, from_pandas=True), value_set=pa.array(list(known)))
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
-        return values.isin(known)  # ids that are not all text
-    return pd.Series(found.to_numpy(zero_copy_only=False), index=values.index)
-
-
 def _known_id_failure(
     expectation: dict[str, Any], known: Set[str], frame: pd.DataFrame, id_field: str
 ) -> RuleFailure | None:
@@ -368,7 +355,7 @@ def _known_id_failure(
 
     column = expectation["kwargs"]["column"]
     values = frame[column]
-    unknown = values.notna() & ~_is_in(values, known)
+    unknown = values.notna() & ~is_in(values, known)
     count = int(unknown.sum())
     if count == 0:
         return None

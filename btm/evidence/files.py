@@ -29,7 +29,7 @@ import shutil
 import uuid
 import zipfile
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
@@ -62,6 +62,8 @@ if TYPE_CHECKING:
     from btm.evidence.payload import Payload
 
 ROW_COLUMN = "_row"
+# The type of the field a source's header maps onto ("decimal", "date", ...), if any.
+FieldTypeOf = Callable[[str], "str | None"]
 # What Python's `\s` and `str.strip` take as space (and Arrow's utf8_trim_whitespace, the
 # same 29 characters), spelt out as a regex class RE2 reads as Python's `re` does.
 PYTHON_SPACE = "[ \t\n\r\f\v\x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
@@ -333,21 +335,27 @@ _BOM = b"\xef\xbb\xbf"
 
 
 def read_csv_fast(
-    raw: bytes, *, name: str, limits: ReadLimits = DEFAULT_LIMITS
+    raw: bytes,
+    *,
+    name: str,
+    limits: ReadLimits = DEFAULT_LIMITS,
+    field_type: FieldTypeOf | None = None,
 ) -> pd.DataFrame | None:
     """The common export, read by Arrow's multi-threaded reader into the frame
     `read_csv_text` would give; None for any file that needs the careful reader.
 
     Arrow reads a well-formed file five to ten times faster, but it cannot name a fault
-    by its row, and it would skip blank lines (shifting the numbers of the rows after
-    them). So it only takes a file that can hold none of the faults the careful reader
-    names: valid UTF-8 with no NUL byte, no blank line, its quotes paired, every row as
-    wide as the header, within the row and column limits. Anything else, Arrow's refusal
+    by its row. So it only takes a file that can hold none of the faults the careful
+    reader names: valid UTF-8 with no NUL byte, its quotes paired, every row as wide as
+    the header, within the row and column limits. Anything else, Arrow's refusal
     included, goes to the careful reader, which reads it the same way or says what is
-    wrong."""
+    wrong. A blank line is kept as a row of empty cells, as the careful reader keeps it,
+    so that the rows after it keep their numbers when it is dropped.
+
+    `field_type` names the type of the field a header maps onto. Arrow types a number or
+    a date column while it parses (in parallel, with no text kept), when every cell
+    reads as `coerce` would read it; any other column stays text for `coerce` to judge."""
     import pandas as pd
-    import pyarrow as pa
-    import pyarrow.csv as pa_csv
 
     body = raw.removeprefix(_BOM)
     if (
@@ -356,8 +364,6 @@ def read_csv_fast(
         or b"\x00" in body
         or body.startswith((b"\xff\xfe", b"\xfe\xff"))
     ):
-        return None
-    if b"\n\n" in body or b"\n\r\n" in body or body.count(b"\n") > limits.max_rows + 1:
         return None
     quoted = b'"' in body
     if quoted and body.count(b'"') % 2:  # a quote never closed: Arrow reads on to the end
@@ -370,12 +376,71 @@ def read_csv_fast(
     width = _unquoted(header).count(sep) + 1
     if width < 2 or width > limits.max_columns:
         return None
+    # A header without quotes is split here, so that Arrow can type the rows under it; a
+    # quoted one is read by Arrow as a row like the others, and every column stays text.
+    cells = None if '"' in header else header.removesuffix("\r").split(sep)
+    typed = {} if cells is None or field_type is None else _typed_columns(cells, field_type)
+    table = _arrow_csv(body, sep=sep, width=width, quoted=quoted, typed=typed, header=cells)
+    if table is not None and typed:
+        # a column Arrow took for another type, or a number no amount can be, is read
+        # again as text, for `coerce` to name its cells
+        # Arrow reads 0x10 as 16 where pandas refuses it: with an x in the file, a
+        # column of whole numbers is read again as text
+        hexadecimal = b"x" in body or b"X" in body
+        odd = {i for i, to in typed.items() if not _typed_as(table.column(i), to, hexadecimal)}
+        if odd:
+            typed = {i: to for i, to in typed.items() if i not in odd}
+            table = _arrow_csv(body, sep=sep, width=width, quoted=quoted, typed=typed, header=cells)
+    header_rows = 0 if cells else 1
+    if (
+        table is None
+        or table.num_columns != width
+        or not header_rows < table.num_rows <= limits.max_rows + header_rows
+    ):
+        return None
+    if cells is None:
+        names = _header_names(table.slice(0, 1).to_pylist()[0].values())
+        table = table.slice(1)
+    else:
+        names = _header_names(cell or None for cell in cells)
+    for i, to in typed.items():
+        table = table.set_column(i, table.field(i).name, _as_pandas_reads(table.column(i), to))
+    frame = table.to_pandas(split_blocks=True, self_destruct=True)
+    frame = frame.set_axis(names, axis=1)
+    frame.index = pd.RangeIndex(2, len(frame) + 2, name=ROW_COLUMN)
+    return _tidy_rows(frame, name=name, delimiter=sep)
+
+
+def _typed_columns(cells: list[str], field_type: FieldTypeOf) -> dict[int, str]:
+    """The columns, by position, whose header maps onto a number or a date field."""
+    types = {i: field_type(cell) for i, cell in enumerate(cells)}
+    return {i: to for i, to in types.items() if to in ("decimal", "date")}
+
+
+def _arrow_csv(
+    body: bytes,
+    *,
+    sep: str,
+    width: int,
+    quoted: bool,
+    typed: Mapping[int, str],
+    header: list[str] | None,
+) -> pa.Table | None:
+    """Arrow's read of the rows (and of the header, unless it was split already): each
+    column typed by inference where `typed` names it, text otherwise; None when Arrow
+    refuses the file."""
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+
+    names = [f"f{i}" for i in range(width)]
     try:
-        table = pa_csv.read_csv(
+        return pa_csv.read_csv(
             pa.BufferReader(body),
             # blocks of 16 MB: a column in a few chunks, not one per megabyte for every
             # later step to walk, and still enough blocks to keep the cores busy
-            read_options=pa_csv.ReadOptions(autogenerate_column_names=True, block_size=1 << 24),
+            read_options=pa_csv.ReadOptions(
+                column_names=names, skip_rows=0 if header is None else 1, block_size=1 << 24
+            ),
             parse_options=pa_csv.ParseOptions(
                 delimiter=sep,
                 # a quoted cell may hold a line break; splitting rows without looking
@@ -386,20 +451,47 @@ def read_csv_fast(
             ),
             convert_options=pa_csv.ConvertOptions(
                 # pandas keeps text as Arrow's large strings: read them so, uncast
-                column_types={f"f{i}": pa.large_string() for i in range(width)},
+                column_types={n: pa.large_string() for i, n in enumerate(names) if i not in typed},
                 null_values=[""],
                 strings_can_be_null=True,
             ),
         )
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return None
-    if table.num_columns != width or table.num_rows < 2:
-        return None
-    names = _header_names(table.slice(0, 1).to_pylist()[0].values())
-    frame = table.slice(1).to_pandas(split_blocks=True, self_destruct=True)
-    frame = frame.set_axis(names, axis=1)
-    frame.index = pd.RangeIndex(2, len(frame) + 2, name=ROW_COLUMN)
-    return _tidy_rows(frame, name=name, delimiter=sep)
+        # a later block that does not fit the type inferred from the first, or a file
+        # Arrow cannot read at all
+        return (
+            None
+            if not typed
+            else _arrow_csv(body, sep=sep, width=width, quoted=quoted, typed={}, header=header)
+        )
+
+
+def _typed_as(column: pa.ChunkedArray, to: str, hexadecimal: bool) -> bool:
+    """Arrow's inference read the column as `coerce` reads the field: whole numbers (not
+    when they may be `hexadecimal`) or finite decimals for a number, YYYY-MM-DD for a
+    date, or no cell at all."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    kind = column.type
+    if pa.types.is_null(kind):
+        return True
+    if to == "date":
+        return pa.types.is_date32(kind)
+    if pa.types.is_int64(kind):
+        return not hexadecimal
+    # "NaN" and "inf" read as numbers, but no amount is either: `coerce` names them
+    return pa.types.is_float64(kind) and not pc.any(pc.invert(pc.is_finite(column))).as_py()
+
+
+def _as_pandas_reads(column: pa.ChunkedArray, to: str) -> pa.ChunkedArray:
+    """A typed column as `coerce` would leave it: dates at microseconds, a column with no
+    cell as missing numbers or dates."""
+    import pyarrow as pa
+
+    if to == "date":
+        return column.cast(pa.timestamp("us"))
+    return column.cast(pa.float64()) if pa.types.is_null(column.type) else column
 
 
 def _too_many_rows(name: str, limits: ReadLimits) -> EvidenceError:
@@ -427,13 +519,21 @@ def _spaces_only(frame: pd.DataFrame) -> pd.Index:
     """Rows whose every cell is empty or spaces: a line of spaces is as blank as an empty
     one (the reader would otherwise keep it as a row with every required value missing).
     Only rows whose first cell is blank can be such a row, so only those are looked at."""
-    first = frame.iloc[:, 0]
-    candidates = first.isna() | first.str.strip().eq("")
+    candidates = _blank_cells(frame.iloc[:, 0])
     if not candidates.any():
         return frame.index[:0]
     maybe = frame[candidates]
-    blank = maybe.apply(lambda cells: cells.isna() | cells.str.strip().eq("")).all(axis=1)
+    blank = maybe.apply(_blank_cells).all(axis=1)
     return maybe.index[blank]
+
+
+def _blank_cells(cells: pd.Series) -> pd.Series:
+    """Missing, or spaces only in a text column (a typed column has no spaces)."""
+    import pandas as pd
+
+    if pd.api.types.is_string_dtype(cells):
+        return cells.isna() | cells.str.strip().eq("")
+    return cells.isna()
 
 
 def _refuse_unsplit_rows(frame: pd.DataFrame, *, header_delimiter: str, name: str) -> None:
@@ -713,8 +813,15 @@ def _refuse_lone_surrogates(records: list[Any], name: str) -> None:
             ) from None
 
 
-def read_payload(path: Path, *, name: str, limits: ReadLimits = DEFAULT_LIMITS) -> pd.DataFrame:
-    """A payload's records as text columns, whatever its format."""
+def read_payload(
+    path: Path,
+    *,
+    name: str,
+    limits: ReadLimits = DEFAULT_LIMITS,
+    field_type: FieldTypeOf | None = None,
+) -> pd.DataFrame:
+    """A payload's records as text columns, whatever its format; a common CSV file's
+    number and date columns already typed where `field_type` names them."""
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".json", ".xlsx"):
         raise EvidenceError(f"{name}: {suffix or 'no'} files are not read; send CSV, XLSX or JSON")
@@ -733,8 +840,10 @@ def read_payload(path: Path, *, name: str, limits: ReadLimits = DEFAULT_LIMITS) 
     if suffix == ".xlsx":
         return read_xlsx(path, name=name, limits=limits)
     raw = path.read_bytes()
-    if suffix == ".csv" and (fast := read_csv_fast(raw, name=name, limits=limits)) is not None:
-        return fast
+    if suffix == ".csv":
+        fast = read_csv_fast(raw, name=name, limits=limits, field_type=field_type)
+        if fast is not None:
+            return fast
     text = _decode(raw, name, csv_rows=suffix == ".csv")
     if suffix == ".json":
         return read_json_text(text, name=name, limits=limits)
@@ -754,7 +863,7 @@ def apply_mapping(
     a value the mapping does not name is kept, for validation to judge.
     """
     frame = frame.rename(columns=canonical_header)
-    renames = {canonical_header(k): v for k, v in columns.items()}
+    renames = _renames(columns)
     present = {k: v for k, v in renames.items() if k in frame.columns}
     # A mapped column wins over a same-named column the source also carries.
     frame = frame.drop(
@@ -770,6 +879,26 @@ def apply_mapping(
         folded = text.str.lower().map({k.strip().lower(): v for k, v in table.items()})
         frame[field] = exact.fillna(folded).fillna(text).astype(object).where(text.notna(), None)
     return frame
+
+
+def _renames(columns: Mapping[str, str]) -> dict[str, str]:
+    """The column mapping by canonical header: `Project Key` and `project key` meet."""
+    return {canonical_header(k): v for k, v in columns.items()}
+
+
+def _field_types(
+    kind: EvidenceKind, columns: Mapping[str, str], values: Mapping[str, Mapping[str, str]]
+) -> FieldTypeOf:
+    """The type of the field a source header maps onto; None for a field whose values
+    the source translates (they are text until translated) or for no field."""
+    renames = _renames(columns)
+    types = {f.name: f.type for f in kind.fields if f.name not in values}
+
+    def field_type(header: str) -> str | None:
+        canonical = canonical_header(header)
+        return types.get(renames.get(canonical, canonical))
+
+    return field_type
 
 
 def _refuse_twins(frame: pd.DataFrame, fields: Any) -> None:
@@ -837,6 +966,8 @@ def _numbers(raw: pd.Series) -> pd.Series:
     import pyarrow as pa
 
     whole = _cast(raw, pa.int64()) if not raw.hasnans else None
+    if whole is not None and raw.str.contains("x", case=False, regex=False).any():
+        whole = None  # Arrow reads 0x10 as 16; pandas refuses it, and names the cell
     cast = whole if whole is not None else _cast(raw, pa.float64())
     if cast is None:
         return pd.to_numeric(raw, errors="coerce")
@@ -871,6 +1002,9 @@ def coerce(frame: pd.DataFrame, kind: EvidenceKind, *, serials: bool = False) ->
     known = set(kind.field_names)
     for field in kind.fields:
         if field.name not in frame.columns:
+            continue
+        if field.type in ("decimal", "date") and frame[field.name].dtype.kind in "iufM":
+            typed[field.name] = frame[field.name]  # typed by Arrow as it read the file
             continue
         raw = _stripped(frame[field.name])
         if field.type == "text":
@@ -916,11 +1050,14 @@ def read_evidence(
 ) -> ParsedEvidence:
     """Read a payload (`name` is how messages call it), map it onto its kind and type its
     cells."""
-    frame = read_payload(path, name=name, limits=limits)
+    columns, values = columns or {}, values or {}
+    evidence_kind = load_kinds()[kind]
+    field_type = _field_types(evidence_kind, columns, values)
+    frame = read_payload(path, name=name, limits=limits, field_type=field_type)
     serials = path.suffix.lower() == ".xlsx"
     try:
-        frame = apply_mapping(frame, columns=columns or {}, values=values or {})
-        return coerce(frame, load_kinds()[kind], serials=serials)
+        frame = apply_mapping(frame, columns=columns, values=values)
+        return coerce(frame, evidence_kind, serials=serials)
     except EvidenceError as exc:
         raise EvidenceError(f"{name}: {exc}") from None
 

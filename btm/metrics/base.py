@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Literal
 
+from btm.columns import folded, is_in
 from btm.vocabulary import UNIT
 
 # pandas is imported where a metric computes: the registry, read by the rubric and by
@@ -218,10 +219,5 @@ def known_in(values: pd.Series, linked: pd.DataFrame | None, *columns: str) -> p
 
     if linked is None or linked.empty:
         return pd.Series(False, index=values.index)
-    names = {
-        str(v).strip().casefold()
-        for name in columns
-        if name in linked
-        for v in linked[name].dropna()
-    }
-    return values.astype("string").str.strip().str.casefold().isin(names).fillna(False)
+    names = pd.concat([folded(linked[name]) for name in columns if name in linked])
+    return is_in(folded(values), names.dropna().unique())

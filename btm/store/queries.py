@@ -9,9 +9,9 @@ that take a `session` are the steps they are built from.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, delete, select
@@ -414,10 +414,16 @@ _SCORE_FIELDS = tuple(c.name for c in Score.__table__.columns if c.name != "id")
 
 
 def replace_scores(
-    *, session: Session, cycle_id: str, rubric_version: str, scores: Iterable[Score]
+    *,
+    session: Session,
+    cycle_id: str,
+    rubric_version: str,
+    scores: Iterable[Score | Mapping[str, Any]],
 ) -> int:
     """Replace a cycle's scores under one rubric version in one transaction: never
-    duplicated; its sets under other versions and earlier cycles untouched."""
+    duplicated; its sets under other versions and earlier cycles untouched. A score is a
+    `Score` or its fields by name (a cycle's thousands of cells, built without the ORM's
+    bookkeeping for each)."""
     session.exec(
         delete(Score).where(
             col(Score.cycle_id) == cycle_id, col(Score.rubric_version) == rubric_version
@@ -425,11 +431,16 @@ def replace_scores(
     )
     rows = []
     for score in scores:
-        assert (score.cycle_id, score.rubric_version) == (cycle_id, rubric_version), (
-            f"a score of {score.cycle_id} under {score.rubric_version} in the set of "
+        row = (
+            {name: score[name] for name in _SCORE_FIELDS}
+            if isinstance(score, Mapping)
+            else {name: getattr(score, name) for name in _SCORE_FIELDS}
+        )
+        assert (row["cycle_id"], row["rubric_version"]) == (cycle_id, rubric_version), (
+            f"a score of {row['cycle_id']} under {row['rubric_version']} in the set of "
             f"{cycle_id} under {rubric_version}"
         )
-        rows.append({name: getattr(score, name) for name in _SCORE_FIELDS})
+        rows.append(row)
     if rows:  # one bulk INSERT: thousands of cells, never one ORM flush each
         session.execute(sa.insert(Score), rows)
     session.commit()

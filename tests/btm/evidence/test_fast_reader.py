@@ -1,14 +1,17 @@
 """Arrow's reader and casts take the common file; the careful reader keeps every other.
 
 Whatever Arrow reads must read exactly as the careful reader reads it (the same columns,
-the same cells, the same row numbers), and every file Arrow could misread (a blank line,
-a quote never closed, a ragged row, a bad byte) must go to the careful reader, which
-names the fault.
+the same cells, the same row numbers, the same typed values and named bad cells), and
+every file Arrow could misread (a quote never closed, a ragged row, a bad byte) must go
+to the careful reader, which names the fault.
 """
 
 from __future__ import annotations
 
 import re
+import tempfile
+from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -17,13 +20,16 @@ from hypothesis import strategies as st
 
 from btm.errors import EvidenceError
 from btm.evidence.files import (
+    ParsedEvidence,
     _decode,
     _numbers,
     _plain_dates,
     _stripped,
+    apply_mapping,
     coerce,
     read_csv_fast,
     read_csv_text,
+    read_evidence,
 )
 from btm.evidence.kinds import kind_named
 
@@ -51,6 +57,12 @@ def test_a_plain_export_reads_as_the_careful_reader_reads_it() -> None:
     assert frame.loc[5, "Name"] == "Four, quoted"
 
 
+@pytest.mark.parametrize("newline", [b"\n", b"\r\n"])
+def test_a_blank_line_is_dropped_and_the_rows_after_it_keep_their_numbers(newline: bytes) -> None:
+    frame = _same(newline.join([b"id,name", b"P1,One", b"", b"P3,Three", b""]))
+    assert list(frame.index) == [2, 4]
+
+
 def test_a_quoted_line_break_is_one_row_numbered_as_a_spreadsheet_numbers_it() -> None:
     frame = _same(b'id;note\nP1;"two\nlines"\nP2;plain\n')
     assert list(frame.index) == [2, 3]
@@ -60,7 +72,6 @@ def test_a_quoted_line_break_is_one_row_numbered_as_a_spreadsheet_numbers_it() -
 @pytest.mark.parametrize(
     "raw",
     [
-        pytest.param(b"id,name\nP1,One\n\nP3,Three\n", id="blank line"),
         pytest.param(b"\nid,name\nP1,One\n", id="blank line before the header"),
         pytest.param(b'id,name\nP1,"One\nP2,Two\n', id="quote never closed"),
         pytest.param(b"id,name\nP1,One,extra\n", id="row wider than the header"),
@@ -108,6 +119,7 @@ def test_whatever_arrow_reads_the_careful_reader_reads_the_same(rows: list[list[
         ["1", "2.5", None],
         ["+5", ".5", "5.", "1e3", "-0"],
         ["1", "1,000", "0x10"],  # not numbers: pandas finds the cells
+        ["1", "0x10", "0XFF"],  # whole numbers to Arrow, not numbers to pandas
         ["inf", "nan", "7"],
     ],
 )
@@ -150,3 +162,98 @@ def test_a_text_column_is_kept_as_it_is_only_when_stripping_changes_nothing(
     values = pd.Series(cells, dtype="str")
     stripped = values.str.strip()
     pd.testing.assert_series_equal(_stripped(values), stripped.mask(stripped == ""))
+
+
+_NUMBERS = [
+    "1",
+    "-3",
+    "+5",
+    ".5",
+    "5.",
+    "1e3",
+    "1.0",
+    "007",
+    "9223372036854775808",
+    "NaN",
+    "inf",
+    "-Infinity",
+    "1,000",
+    "0x10",
+    " 7",
+    "true",
+    "2026-01-01",
+    "",
+]
+_DATES = [
+    "2026-01-31",
+    "2025-12-01",
+    "2026-02-30",
+    "2026-1-31",
+    "2026-01-31T10:00:00+01:00",
+    "2026-01-31 10:00",
+    "31/01/2026",
+    "20260131",
+    " 2026-01-31",
+    "",
+]
+
+
+def _both_ways(raw: bytes, tmp: Path, **mapping: Any) -> ParsedEvidence:
+    """The evidence as the whole read path types it, checked against the careful reader
+    and `coerce` alone: the same frame, dtypes included, and the same bad cells."""
+    path = tmp / "projects.csv"
+    path.write_bytes(raw)
+    fast = read_evidence(path, name="projects.csv", kind="projects", **mapping)
+    frame = apply_mapping(
+        _careful(raw), columns=mapping.get("columns", {}), values=mapping.get("values", {})
+    )
+    careful = coerce(frame, kind_named("projects"))
+    pd.testing.assert_frame_equal(fast.frame, careful.frame, check_dtype=True)
+    assert fast.problems == careful.problems
+    assert fast.unknown_columns == careful.unknown_columns
+    return fast
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(_NUMBERS), st.sampled_from(_NUMBERS), st.sampled_from(_DATES)),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_numbers_and_dates_typed_while_reading_read_as_coerce_reads_them(
+    rows: list[tuple[str, str, str]],
+) -> None:
+    lines = ["project_id,Budget,percent_complete,planned_start,note"]
+    lines += [f"P{i},{_field(a)},{_field(b)},{_field(d)},n" for i, (a, b, d) in enumerate(rows)]
+    with tempfile.TemporaryDirectory() as tmp:
+        _both_ways(("\n".join(lines) + "\n").encode(), Path(tmp))
+
+
+def test_a_clean_export_is_typed_by_arrow_and_a_bad_cell_still_named(tmp_path: Path) -> None:
+    clean = _both_ways(
+        b"project_id,budget,planned_start\nP1,10,2026-01-31\nP2,,2026-02-01\n", tmp_path
+    )
+    assert str(clean.frame["budget"].dtype) == "float64"  # a missing cell: as pandas reads it
+    assert str(clean.frame["planned_start"].dtype) == "datetime64[us]"
+    # Arrow typed them as it read: its own frame carries the types, not text
+    types = {"budget": "decimal", "planned_start": "date"}
+    read = read_csv_fast(
+        b"project_id,budget,planned_start\nP1,10,2026-01-31\n", name="x", field_type=types.get
+    )
+    assert read is not None
+    assert [str(t) for t in read.dtypes] == ["str", "int64", "datetime64[us]"]
+    bad = _both_ways(b"project_id,budget\nP1,10\nP2,ten\n", tmp_path)
+    assert [(p.column, p.rows, p.values) for p in bad.problems] == [("budget", (3,), ("ten",))]
+
+
+def test_a_mapped_header_is_typed_as_its_field_and_a_translated_field_stays_text(
+    tmp_path: Path,
+) -> None:
+    raw = b"Key,Cost,Start\nP1,10,2026-01-31\nP2,20,2026-02-01\n"
+    columns = {"key": "project_id", "cost": "budget", "start": "planned_start"}
+    mapped = _both_ways(raw, tmp_path, columns=columns)
+    assert list(mapped.frame["budget"]) == [10, 20]
+    translated = _both_ways(raw, tmp_path, columns=columns, values={"budget": {"10": "11"}})
+    assert list(translated.frame["budget"]) == [11, 20]
