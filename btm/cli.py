@@ -870,3 +870,128 @@ def report_preview(
         console.print(f"{report.audience.id} ({report.audience.kind}): {path}")
         if open_it:
             webbrowser.open(path.as_uri())
+
+
+# the self-assessment survey ---------------------------------------------------------------
+
+
+survey_app = Door(help="Self-assessment campaigns: questionnaires out, reminders, answers back.")
+app.add_typer(survey_app, name="survey")
+
+
+def _day(text: str | None, option: str) -> date | None:
+    """An ISO date given on the command line, or a clear error naming the option."""
+    from btm.errors import ConfigurationError
+
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ConfigurationError(f"{option} {text!r} is not a date; write it YYYY-MM-DD") from None
+
+
+@survey_app.command("open")
+def survey_open(
+    cycle_id: Annotated[
+        str | None,
+        typer.Option("--cycle", help="Cycle id, e.g. 2026-Q3 (default: the quarter in progress)"),
+    ] = None,
+    closes: Annotated[
+        str | None,
+        typer.Option(
+            "--closes", help="Last day answers are taken, YYYY-MM-DD (default: in 21 days)"
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Open the cycle's campaign: build a questionnaire per respondent of
+    BTM_HOME/respondents.yaml and email each one its workbook, once per cycle."""
+    from btm.survey.campaign import open_campaign
+
+    setup = door_setup()
+    chosen = cycle_id or setup.calendar.containing(date.today())
+    opened = open_campaign(setup, chosen, closes_on=_day(closes, "--closes"))
+    if as_json:
+        print_json(opened.to_json())
+        return
+    say(
+        f"{opened.cycle_id}: campaign {opened.campaign_id}, closes {opened.closes_on}; "
+        f"questionnaires in {opened.folder}"
+    )
+    say(
+        f"invited now: {len(opened.invited)} (by {opened.channel}); "
+        f"invited before: {len(opened.already)}; failed: {len(opened.failed)}"
+    )
+    for failure in opened.failed:
+        errors.print(f"[red]not sent:[/red] {failure}", highlight=False, soft_wrap=True)
+    if opened.failed:
+        raise typer.Exit(1)
+
+
+@survey_app.command("status")
+def survey_status(
+    cycle_id: Annotated[
+        str | None,
+        typer.Option("--cycle", help="Cycle id, e.g. 2026-Q3 (default: the latest campaign)"),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Response rates per unit and role, who is outstanding, and which returns were
+    quarantined and why."""
+    from btm.survey.responses import campaign_status
+
+    status = campaign_status(door_setup().engine, cycle_id)
+    if as_json:
+        print_json(status.to_json())
+        return
+    state = "open" if status.open else "closed"
+    say(f"{status.cycle_id}: campaign {status.campaign_id}, {state}, closes {status.closes_on}")
+    print_table(
+        "Response rates",
+        ["Unit", "Role", "Answered", "Invited", "Rate"],
+        (
+            [r.unit, r.role or "all roles", str(r.answered), str(r.invited), f"{r.rate:.0%}"]
+            for r in status.rates
+        ),
+        right=["Answered", "Invited", "Rate"],
+    )
+    if status.outstanding:
+        print_table(
+            "Outstanding",
+            ["Name", "Email", "Unit", "Role"],
+            ([i.name, i.email, i.unit, i.role] for i in status.outstanding),
+        )
+    for invitee in status.invitees:
+        if invitee.returns > 1:
+            say(f"{invitee.email} returned {invitee.returns} times: the latest return counts")
+    for part, why in status.quarantined:
+        say(f"quarantined: {part}: {why}")
+
+
+@survey_app.command("remind")
+def survey_remind(
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Day of the reminders, YYYY-MM-DD (default today)")
+    ] = None,
+) -> None:
+    """Run the survey-reminders flow: remind each respondent of an open campaign who has
+    not answered, at most once a week each."""
+    from flows.environment import quiet_prefect
+
+    _day(as_of, "--as-of")  # a malformed day is refused before Prefect starts
+    quiet_prefect()
+    from flows.survey_reminders import survey_reminders
+
+    result = survey_reminders(as_of=as_of)
+    if not result["campaigns"]:
+        say(f"{result['as_of']}: no campaign is open; nothing to remind")
+    for campaign in result["campaigns"]:
+        say(
+            f"{campaign['cycle']} ({campaign['campaign']}): reminded "
+            f"{len(campaign['reminded'])}, {len(campaign['reminded_earlier_this_week'])} "
+            f"earlier this week; {campaign['answered']} answered, "
+            f"{campaign['outstanding']} outstanding"
+        )
+        for failure in campaign["failed"]:
+            errors.print(f"[red]not sent:[/red] {failure}", highlight=False, soft_wrap=True)

@@ -49,6 +49,19 @@ TlsMode = Literal["starttls", "ssl", "none"]
 DEFAULT_PORTS: dict[str, int] = {"ssl": 465, "starttls": 587, "none": 25}
 
 
+@dataclass(frozen=True)
+class Attachment:
+    """A file sent with a message (a questionnaire workbook, say)."""
+
+    filename: str
+    content: bytes
+    maintype: str = "application"
+    subtype: str = "octet-stream"
+
+
+XLSX_TYPE = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+
 def build_message(
     rendered: RenderedReport,
     *,
@@ -56,9 +69,11 @@ def build_message(
     recipients: Sequence[str],
     message_id_domain: str = "btm.local",
     message_id: str | None = None,
+    attachments: Sequence[Attachment] = (),
 ) -> EmailMessage:
-    """The report as a multipart/alternative message: text/plain first, then text/html;
-    `message_id` is a resend's (a new one is made when None)."""
+    """The report as a multipart/alternative message: text/plain first, then text/html,
+    with any `attachments` after them (multipart/mixed); `message_id` is a resend's (a
+    new one is made when None)."""
     if not sender.strip():
         raise ConfigurationError("no sender address; set BTM_REPORT_FROM, e.g. btm@example.org")
     addresses = [r.strip() for r in recipients if r.strip()]
@@ -90,6 +105,13 @@ def build_message(
                 filename=chart.file_name,
                 disposition="inline",
             )
+    for attachment in attachments:
+        message.add_attachment(
+            attachment.content,
+            maintype=attachment.maintype,
+            subtype=attachment.subtype,
+            filename=attachment.filename,
+        )
     return message
 
 
@@ -510,6 +532,87 @@ class DeliveryReport:
         return tuple(f"{d.audience}/{r}" for d in self.audiences for r in d.resent)
 
 
+@dataclass(frozen=True)
+class Letter:
+    """One message for one recipient: what it says, and what travels with it."""
+
+    recipient: str
+    rendered: RenderedReport
+    attachments: tuple[Attachment, ...] = ()
+
+
+@dataclass(frozen=True)
+class Sending:
+    """How the letters under one ledger key (a cycle and an audience) fared."""
+
+    sent: tuple[str, ...]
+    skipped: tuple[str, ...]  # delivered before: the ledger has them
+    failed: tuple[str, ...]  # "address: why"
+    channel: str
+    locations: tuple[str, ...]
+    resent: tuple[str, ...] = ()  # sent again after an attempt with no recorded outcome
+
+
+def send_letters(
+    letters: Sequence[Letter],
+    *,
+    engine: sa.Engine,
+    cycle_id: str,
+    audience: str,
+    settings: Settings,
+    smtp: Callable[[], SmtpConfig | None] | None = None,
+    dry_run: bool = False,
+) -> Sending:
+    """Send each letter whose recipient the ledger does not have as sent under the
+    cycle and audience: one message and one ledger row per recipient, so that a re-run
+    never sends a letter twice, except to a recipient whose last attempt has no outcome,
+    who is sent it again with the same Message-ID and named in `resent`. A send that
+    fails after its retries is recorded as failed and reported, and the others go on.
+    `dry_run` sends and records nothing. `smtp` says where to send, read once (default:
+    the BTM_SMTP_* settings)."""
+    server_for = smtp or (lambda: smtp_config(settings))
+    ledger = store.ledger_of(engine=engine, cycle_id=cycle_id, audience=audience)
+    pending = [
+        letter
+        for letter in letters
+        if letter.recipient not in ledger
+        or ledger[letter.recipient].state != store.DeliveryState.SENT
+    ]
+    skipped = [letter.recipient for letter in letters if letter not in pending]
+    sent, failed, resent, locations, channel = [], [], [], [], "none"
+    server = server_for() if pending and not dry_run else None
+    for letter in [] if dry_run else pending:
+        attempt = _Attempt(cycle_id, audience, letter.recipient, ledger.get(letter.recipient))
+        message = build_message(
+            letter.rendered,
+            sender=settings.report_from,
+            recipients=[letter.recipient],
+            message_id=attempt.message_id,
+            attachments=letter.attachments,
+        )
+        channel, location = destination(server, settings=settings, name=attempt.name)
+        outcome = attempt.make(
+            message,
+            engine=engine,
+            settings=settings,
+            server=server,
+            channel=channel,
+            location=location,
+        )
+        if outcome is None:  # another run has just claimed it
+            skipped.append(letter.recipient)
+        elif outcome:
+            failed.append(f"{letter.recipient}: {outcome}")
+        else:
+            sent.append(letter.recipient)
+            locations.append(location)
+            if attempt.again:
+                resent.append(letter.recipient)
+    return Sending(
+        tuple(sent), tuple(skipped), tuple(failed), channel, tuple(locations), tuple(resent)
+    )
+
+
 def deliver_cycle_reports(
     reports: Sequence[AudienceReport],
     *,
@@ -528,56 +631,30 @@ def deliver_cycle_reports(
     recorded as failed and reported, and the others go on. `dry_run` renders and keeps
     the files but sends and records nothing. `smtp` says where to send, read once per
     audience that has someone to send to (default: the BTM_SMTP_* settings)."""
-    server_for = smtp or (lambda: smtp_config(settings))
     index = write_reports(reports, cycle_id=cycle_id, settings=settings, templates=templates)
     outcomes = []
     for report in reports:
         audience = report.audience
-        ledger = store.ledger_of(engine=engine, cycle_id=cycle_id, audience=audience.id)
-        pending = [
-            r
-            for r in audience.recipients
-            if r not in ledger or ledger[r].state != store.DeliveryState.SENT
-        ]
-        skipped = [r for r in audience.recipients if r not in pending]
-        sent, failed, resent, locations, channel = [], [], [], [], "none"
-        server = None if dry_run or not pending else server_for()
-        for recipient in [] if dry_run else pending:
-            attempt = _Attempt(cycle_id, audience.id, recipient, ledger.get(recipient))
-            message = build_message(
-                report.email,
-                sender=settings.report_from,
-                recipients=[recipient],
-                message_id=attempt.message_id,
-            )
-            channel, location = destination(server, settings=settings, name=attempt.name)
-            outcome = attempt.make(
-                message,
-                engine=engine,
-                settings=settings,
-                server=server,
-                channel=channel,
-                location=location,
-            )
-            if outcome is None:  # another run has just claimed it
-                skipped.append(recipient)
-            elif outcome:
-                failed.append(f"{recipient}: {outcome}")
-            else:
-                sent.append(recipient)
-                locations.append(location)
-                if attempt.again:
-                    resent.append(recipient)
+        letters = [Letter(r, report.email) for r in audience.recipients]
+        sending = send_letters(
+            letters,
+            engine=engine,
+            cycle_id=cycle_id,
+            audience=audience.id,
+            settings=settings,
+            smtp=smtp,
+            dry_run=dry_run,
+        )
         outcomes.append(
             AudienceDelivery(
                 audience=audience.id,
                 report_path=standalone_path(settings, cycle_id, audience.id),
-                sent=tuple(sent),
-                skipped=tuple(skipped),
-                failed=tuple(failed),
-                channel=channel,
-                locations=tuple(locations),
-                resent=tuple(resent),
+                sent=sending.sent,
+                skipped=sending.skipped,
+                failed=sending.failed,
+                channel=sending.channel,
+                locations=sending.locations,
+                resent=sending.resent,
             )
         )
     return DeliveryReport(cycle_id, index, tuple(outcomes), dry_run)

@@ -65,12 +65,14 @@ class Outcome(StrEnum):
 
 
 class Connector(StrEnum):
-    """How a source is reached: a drop folder, a SQL query, Jira or a REST API."""
+    """How a source is reached: a drop folder, a SQL query, Jira, a REST API, or the
+    folders a campaign's questionnaires are returned to."""
 
     FILES = "files"
     SQL = "sql"
     JIRA = "jira"
     REST = "rest"
+    SURVEY = "survey"
 
 
 class Basis(StrEnum):

@@ -127,7 +127,7 @@ def _enclosing_functions(tree: ast.AST) -> dict[ast.AST, str]:
 
 # The `btm` commands that start a flow run (and so import flows/Prefect), and the one
 # that reads Prefect Secret blocks to try a source's credentials.
-FLOW_DOORS = {"_quarterly_cycle", "demo", "pulse", "refresh", "sources_check"}
+FLOW_DOORS = {"_quarterly_cycle", "demo", "pulse", "refresh", "sources_check", "survey_remind"}
 
 
 @pytest.mark.parametrize("name", sorted(m for m in MODULES if m.startswith("btm")))

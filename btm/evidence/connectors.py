@@ -20,6 +20,7 @@ from btm.evidence.payload import Payload
 from btm.evidence.rest import fetch_rest
 from btm.evidence.sources import Source, Templating
 from btm.evidence.sql import fetch_sql
+from btm.evidence.survey_returns import fetch_returns
 from btm.vocabulary import Connector
 
 Fetch = Callable[[Any, Templating, Path], list[Payload]]
@@ -38,6 +39,7 @@ FETCHERS: dict[Connector, Fetch] = {
     Connector.SQL: fetch_sql,
     Connector.JIRA: fetch_jira,
     Connector.REST: fetch_rest,
+    Connector.SURVEY: fetch_returns,
 }
 
 SINCE_FETCHERS: dict[Connector, FetchSince] = {

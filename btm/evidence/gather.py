@@ -48,9 +48,22 @@ from btm.evidence.incremental import (
 from btm.evidence.kinds import kind_named, load_kinds
 from btm.evidence.notes import DataQualityNote, QualityPoint, QuarantineNote, SourceNote, StaleNote
 from btm.evidence.payload import Payload
-from btm.evidence.sources import FetchMode, Source, Templating, default_sources, load_sources
+from btm.evidence.sources import (
+    FetchMode,
+    Source,
+    Templating,
+    default_sources,
+    load_sources,
+    survey_returns,
+)
 from btm.fiscal import FiscalCalendar
 from btm.resources import SUITES_DIR
+from btm.survey.returns import (
+    INVITATIONS,
+    SURVEY_FOLDER,
+    is_returned_questionnaire,
+    parsed_questionnaire,
+)
 from btm.timing import stage
 from btm.validation import (
     WARNING_PREFIX,
@@ -58,7 +71,7 @@ from btm.validation import (
     referenced_kinds,
     validate_frame,
 )
-from btm.vocabulary import UNIT, BatchStatus
+from btm.vocabulary import UNIT, BatchStatus, Connector
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -68,11 +81,17 @@ SOURCES_FILE = "sources.yaml"
 
 def configured_sources(*, sources_file: Path | None, home: Path, inbox: Path) -> list[Source]:
     """The sources file when there is one (explicit, or `BTM_HOME/sources.yaml`); else one
-    drop-folder source per kind over the inbox."""
+    drop-folder source per kind over the inbox. Once a campaign has been opened in the
+    home (`BTM_HOME/survey/`), its returned questionnaires are a source too, unless the
+    sources file names its own survey source."""
     path = sources_file or home / SOURCES_FILE
-    if sources_file is not None or path.is_file():
-        return load_sources(path)
-    return default_sources(inbox)
+    explicit = sources_file is not None or path.is_file()
+    sources = load_sources(path) if explicit else default_sources(inbox)
+    if (home / SURVEY_FOLDER).is_dir() and not any(
+        s.connector == Connector.SURVEY for s in sources
+    ):
+        sources.append(survey_returns())
+    return sources
 
 
 # fetch --------------------------------------------------------------------------------
@@ -273,9 +292,12 @@ def check_payload(
     `on_parsed` is handed the typed frame before validation starts."""
     try:
         with stage("parse and type"):
-            parsed = read_evidence(
-                path, name=name, kind=kind, columns=columns, values=values, limits=limits
-            )
+            if kind == "survey" and is_returned_questionnaire(path):
+                parsed = parsed_questionnaire(path, name=name)
+            else:
+                parsed = read_evidence(
+                    path, name=name, kind=kind, columns=columns, values=values, limits=limits
+                )
     except BtmError as exc:
         return Checked(None, None, [str(exc)])
     if on_parsed is not None:
@@ -391,19 +413,22 @@ def known_ids_for(
     *, engine: sa.Engine, cycle_id: str, kind: str, suites: Sequence[Path] = (SUITES_DIR,)
 ) -> dict[str, set[str]]:
     """The ids of the kinds a kind's cross-kind rules check against, from the cycle's
-    evidence as it stands (so a cycle validates investments before projects)."""
+    evidence as it stands (so a cycle validates investments before projects); for the
+    survey's respondents, the invitations of the cycle's campaign while it is open."""
     referenced = referenced_kinds(kind, suites)
     if not referenced:
         return {}
-    plan = evidence_plan(engine=engine, cycle_id=cycle_id)
-    return {
-        other: store.load_ids(
-            engine=engine,
-            kind=other,
-            batch_ids=[b.id for b in plan.batches if b.kind == other and b.id is not None],
+    known = {}
+    if INVITATIONS in referenced:
+        known[INVITATIONS] = store.open_invitation_keys(
+            engine=engine, cycle_id=cycle_id, on=date.today()
         )
-        for other in referenced
-    }
+    if kinds := referenced - {INVITATIONS}:
+        plan = evidence_plan(engine=engine, cycle_id=cycle_id)
+        for other in kinds:
+            batch_ids = [b.id for b in plan.batches if b.kind == other and b.id is not None]
+            known[other] = store.load_ids(engine=engine, kind=other, batch_ids=batch_ids)
+    return known
 
 
 def in_validation_order(

@@ -243,8 +243,35 @@ class RestSource(_ApiSource):
         return self
 
 
+class SurveySource(_Source):
+    """The questionnaires of the cycle's campaign (`btm survey open`) as respondents
+    return them: the newest `questionnaire-*.xlsx` of each respondent, from `location` or
+    `inbox`; a folder that does not exist yet holds no return."""
+
+    connector: Literal[Connector.SURVEY]
+    kind: str = "survey"
+    location: str = "{home}/survey/{cycle}/returned"
+    inbox: str = "{home}/inbox/{cycle}"
+
+    @field_validator("kind")
+    @classmethod
+    def _survey_only(cls, value: str) -> str:
+        if value != "survey":
+            raise ValueError("a survey source reads survey answers; set kind: survey")
+        return value
+
+
+SURVEY_RETURNS = "survey-returns"  # the name of the survey source every home has
+
+
+def survey_returns() -> SurveySource:
+    """The source of returned questionnaires, when the sources file names none."""
+    return SurveySource(connector=Connector.SURVEY, name=SURVEY_RETURNS)
+
+
 Source = Annotated[
-    FilesSource | SqlSource | JiraSource | RestSource, Field(discriminator="connector")
+    FilesSource | SqlSource | JiraSource | RestSource | SurveySource,
+    Field(discriminator="connector"),
 ]
 
 

@@ -93,7 +93,7 @@ def render_templates(
     text_template: str,
     *,
     subject: str,
-    report: ReportContext,
+    report: ReportContext | None,
     view: Any = None,
     images: Sequence[Chart] = (),
     standalone: bool = False,

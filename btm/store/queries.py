@@ -29,6 +29,8 @@ from btm.store.tables import (
     RunFailure,
     Score,
     SourceFetch,
+    SurveyCampaign,
+    SurveyInvitee,
     utcnow,
 )
 from btm.vocabulary import Basis, BatchStatus, Phase
@@ -458,7 +460,7 @@ def save_cycle_scores(
     engine: sa.Engine,
     cycle_id: str,
     rubric_version: str,
-    scores: Iterable[Score],
+    scores: Iterable[Score | Mapping[str, Any]],
     evidence_key: str,
     target_state: str,
 ) -> int:
@@ -702,3 +704,104 @@ def last_accepted_increment(
     with session_scope(engine) as session:
         found = session.exec(statement.limit(1)).first()
         return None if found is None else (found[0], found[1])
+
+
+# survey campaigns ----------------------------------------------------------------------
+
+
+def survey_campaign(*, engine: sa.Engine, cycle_id: str) -> SurveyCampaign | None:
+    """The cycle's self-assessment campaign, if one was opened."""
+    statement = select(SurveyCampaign).where(SurveyCampaign.cycle_id == cycle_id)
+    with session_scope(engine) as session:
+        return session.exec(statement).first()
+
+
+def open_survey_campaign(*, engine: sa.Engine, campaign: SurveyCampaign) -> SurveyCampaign:
+    """The cycle's campaign: `campaign` when the cycle has none yet, else the one it has,
+    closing on `campaign.closes_on` from now on (a campaign keeps its id for good: every
+    questionnaire sent carries it). Two runs opening one cycle's campaign at once keep one."""
+    with Session(engine, expire_on_commit=False) as session:
+        existing = session.exec(
+            select(SurveyCampaign).where(SurveyCampaign.cycle_id == campaign.cycle_id)
+        ).first()
+        if existing is None:
+            session.add(campaign)
+            try:
+                session.commit()
+            except sa.exc.IntegrityError:  # the other run's row won
+                session.rollback()
+                return open_survey_campaign(engine=engine, campaign=campaign)
+            return campaign
+        existing.closes_on = campaign.closes_on
+        session.add(existing)
+        session.commit()
+        return existing
+
+
+def survey_invitees(*, engine: sa.Engine, campaign_id: str) -> dict[str, SurveyInvitee]:
+    """A campaign's invitees by respondent id."""
+    statement = select(SurveyInvitee).where(SurveyInvitee.campaign_id == campaign_id)
+    with session_scope(engine) as session:
+        return {row.respondent_id: row for row in session.exec(statement)}
+
+
+def add_survey_invitee(*, engine: sa.Engine, invitee: SurveyInvitee) -> SurveyInvitee:
+    """The invitee as first recorded: a respondent is invited to a campaign once, as they
+    were then, however often the campaign is opened again."""
+    with Session(engine, expire_on_commit=False) as session:
+        session.add(invitee)
+        try:
+            session.commit()
+        except sa.exc.IntegrityError:
+            session.rollback()
+            existing = session.exec(
+                select(SurveyInvitee).where(
+                    SurveyInvitee.campaign_id == invitee.campaign_id,
+                    SurveyInvitee.respondent_id == invitee.respondent_id,
+                )
+            ).one()
+            return existing
+        return invitee
+
+
+def open_invitation_keys(*, engine: sa.Engine, cycle_id: str, on: date) -> set[str]:
+    """campaign/respondent of every invitee of the cycle's campaign, if it is still open
+    `on` that day (it closes at the end of its closing day); none once it has closed."""
+    statement = (
+        select(SurveyInvitee.campaign_id, SurveyInvitee.respondent_id)
+        .join(SurveyCampaign, col(SurveyCampaign.id) == col(SurveyInvitee.campaign_id))
+        .where(SurveyCampaign.cycle_id == cycle_id, col(SurveyCampaign.closes_on) >= on)
+    )
+    with session_scope(engine) as session:
+        return {f"{campaign}/{respondent}" for campaign, respondent in session.exec(statement)}
+
+
+def latest_survey_campaign(*, engine: sa.Engine) -> SurveyCampaign | None:
+    """The campaign opened last."""
+    statement = select(SurveyCampaign).order_by(col(SurveyCampaign.opened_at).desc()).limit(1)
+    with session_scope(engine) as session:
+        return session.exec(statement).first()
+
+
+def open_survey_campaigns(*, engine: sa.Engine, on: date) -> list[SurveyCampaign]:
+    """The campaigns still open that day, oldest cycle first."""
+    statement = (
+        select(SurveyCampaign)
+        .where(col(SurveyCampaign.closes_on) >= on)
+        .order_by(col(SurveyCampaign.cycle_id))
+    )
+    with session_scope(engine) as session:
+        return list(session.exec(statement))
+
+
+def returns_by_part(*, engine: sa.Engine, cycle_id: str, source: str) -> dict[str, int]:
+    """How many different payloads of each part the source's fetches in the cycle
+    brought (for returned questionnaires: a second return replaces the first)."""
+    statement = (
+        select(EvidenceBatch.part, sa.func.count(sa.distinct(col(EvidenceBatch.sha256))))
+        .join(SourceFetch, col(SourceFetch.batch_id) == col(EvidenceBatch.id))
+        .where(SourceFetch.cycle_id == cycle_id, EvidenceBatch.source == source)
+        .group_by(EvidenceBatch.part)
+    )
+    with session_scope(engine) as session:
+        return {part: int(n) for part, n in session.exec(statement)}

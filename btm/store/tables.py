@@ -295,6 +295,37 @@ class CycleReview(SQLModel, table=True):
     reviewed_at: datetime = Field(default_factory=utcnow)
 
 
+class SurveyCampaign(SQLModel, table=True):
+    """A cycle's self-assessment campaign: one per cycle, open until `closes_on`. Its id
+    is written into every questionnaire, so that a returned workbook is traced back."""
+
+    __tablename__ = "survey_campaign"
+
+    id: str = Field(primary_key=True)
+    cycle_id: str = Field(foreign_key="cycle.id", unique=True)
+    opened_at: datetime = Field(default_factory=utcnow)
+    closes_on: date = Field(description="the last day answers are taken")
+    bank_version: str = Field(description="the question bank the questionnaires were built from")
+
+
+class SurveyInvitee(SQLModel, table=True):
+    """A respondent invited to a campaign, as invited (unit, role, name and email then),
+    and where their questionnaire is kept. The emails are in the delivery ledger."""
+
+    __tablename__ = "survey_invitee"
+    __table_args__ = (sa.UniqueConstraint("campaign_id", "respondent_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: str = Field(foreign_key="survey_campaign.id", index=True)
+    respondent_id: str
+    unit: str
+    role: str
+    name: str
+    email: str
+    workbook: str = Field(description="the questionnaire sent, under BTM_HOME/survey/<cycle>/")
+    added_at: datetime = Field(default_factory=utcnow)
+
+
 _SQL_TYPES: dict[str, Any] = {
     "text": sa.Text,
     "decimal": sa.Float,

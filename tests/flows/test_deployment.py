@@ -15,7 +15,12 @@ PROJECT = Path(__file__).resolve().parents[2]
 TEXT = (PROJECT / "prefect.yaml").read_text()
 CONFIG = yaml.safe_load(TEXT)
 DEPLOYMENTS = {d["name"]: d for d in CONFIG["deployments"]}
-NAMES = ["quarterly-cycle", "evidence-refresh", "initiative-pulse"]  # deployment = flow name
+NAMES = [  # deployment = flow name
+    "quarterly-cycle",
+    "evidence-refresh",
+    "initiative-pulse",
+    "survey-reminders",
+]
 
 
 def _flow(entrypoint: str) -> Flow[..., Any]:
@@ -34,7 +39,7 @@ def _text_of(name: str) -> str:
     return block
 
 
-def test_the_three_flows_are_deployed_from_the_project_checkout() -> None:
+def test_the_four_flows_are_deployed_from_the_project_checkout() -> None:
     assert sorted(DEPLOYMENTS) == sorted(NAMES)
     (pull_step,) = CONFIG["pull"]
     assert "prefect.deployments.steps.set_working_directory" in pull_step
