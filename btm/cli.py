@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from btm.evidence.sources import Source
     from btm.improvement.phases import PhaseStatus
     from btm.pipeline import Setup
+    from btm.survey.responses import CampaignStatus
 
 console = Console(soft_wrap=True, highlight=False)
 errors = Console(stderr=True)
@@ -146,9 +147,12 @@ def demo() -> None:
     """Generate the sample enterprise's evidence and run the cycle for each of its quarters.
 
     The sample is gathered through `btm/data/demo-sources.yaml`: drop folders of CSV, JSON
-    and XLSX files, and a SQL database read with a bound query."""
+    and XLSX files, and a SQL database read with a bound query. Before the last quarter,
+    its self-assessment campaign is opened and about seven in ten respondents answer."""
+    from btm.demo.campaign import DEMO_CAMPAIGN_CYCLE, install_demo_respondents, run_demo_campaign
     from btm.demo.sample import DEMO_CYCLES, generate_sample_evidence
     from btm.demo.walkthrough import DEMO_SOURCES, install_demo_audiences, pmo_review
+    from btm.survey.responses import campaign_status
     from flows.environment import quiet_prefect
 
     quiet_prefect()
@@ -158,9 +162,13 @@ def demo() -> None:
     run = door_setup()
     generate_sample_evidence(run.settings.inbox_dir, cycles=DEMO_CYCLES, calendar=run.calendar)
     install_demo_audiences(run)
+    install_demo_respondents(run)
     console.print(f"sample evidence for {', '.join(DEMO_CYCLES)} in {run.settings.inbox_dir}")
     results = []
     for n, cycle_id in enumerate(DEMO_CYCLES):
+        if cycle_id == DEMO_CAMPAIGN_CYCLE:
+            # answered before the cycle is gathered, so that its scores read the answers
+            console.print(f"  {run_demo_campaign(run, cycle_id).summary}", markup=False)
         if n:
             # the quarter's weekly refreshes and monthly pulses, in one of each
             evidence_refresh(cycle_id=cycle_id, sources_file=str(DEMO_SOURCES))
@@ -185,6 +193,12 @@ def demo() -> None:
             console.print(f"  {pmo_review(run, cycle_id)}")
     console.print(f"\nreports: {results[-1]['reports']}")
     console.print(f"emails: {run.settings.outbox_dir}")
+    surveyed = campaign_status(run.engine, DEMO_CAMPAIGN_CYCLE)
+    console.print(
+        f"self-assessment {surveyed.cycle_id}: {answered_line(surveyed)}   "
+        "rates and outstanding: btm survey status",
+        markup=False,
+    )
     console.print("phases: btm status   backlog: btm initiatives list   history: btm cycle history")
 
 
@@ -929,6 +943,14 @@ def survey_open(
         raise typer.Exit(1)
 
 
+def answered_line(status: CampaignStatus) -> str:
+    """How many of the campaign's invitees have answered, and the rate."""
+    invited = len(status.invitees)
+    answered = invited - len(status.outstanding)
+    rate = f" ({answered / invited:.0%})" if invited else ""
+    return f"{answered} of {invited} answered{rate}, {len(status.outstanding)} outstanding"
+
+
 @survey_app.command("status")
 def survey_status(
     cycle_id: Annotated[
@@ -947,6 +969,7 @@ def survey_status(
         return
     state = "open" if status.open else "closed"
     say(f"{status.cycle_id}: campaign {status.campaign_id}, {state}, closes {status.closes_on}")
+    say(answered_line(status))
     print_table(
         "Response rates",
         ["Unit", "Role", "Answered", "Invited", "Rate"],

@@ -24,6 +24,7 @@ import csv
 import io
 import json
 import sqlite3
+import unicodedata
 import zipfile
 from collections.abc import Sequence
 from contextlib import closing
@@ -40,9 +41,11 @@ from btm.catalog import load_catalog
 from btm.errors import ConfigurationError
 from btm.evidence.kinds import kind_named
 from btm.fiscal import FiscalCalendar
+from btm.survey.respondents import Respondent
 
 JANUARY = FiscalCalendar()  # the sample's default: fiscal years are calendar years
 DEMO_CYCLES: tuple[str, ...] = ("2025-Q4", "2026-Q1", "2026-Q2", "2026-Q3")
+SAMPLE_SEED = 2026  # every draw of the sample enterprise starts from it
 BAD_SAMPLE: tuple[str, str] = ("2026-Q2", "projects-insurance.csv")
 
 # One file of each of these per cycle folder, every unit's records in it.
@@ -872,6 +875,7 @@ class _Portfolio:
 # of the PMO exports above (and their bytes stay as they were).
 _DECISIONS, _RISKS, _SURVEY, _APPLICATIONS = 1, 2, 3, 4
 _OBJECTIVES, _BUDGETS, _RESOURCES, _VENDORS = 5, 6, 7, 8
+_RESPONDENTS = 9
 
 Cells = tuple[str | int | float | datetime | None, ...]
 Document = dict[str, Any]  # a JSON record, nested as the tool writes it
@@ -1160,6 +1164,31 @@ class _SurveyPanel:
                     }
                 )
         return rows
+
+
+def sample_respondents(seed: int = SAMPLE_SEED) -> tuple[Respondent, ...]:
+    """Who answers the sample enterprise's self-assessment campaign: two to four people
+    per unit, each in another of the survey's roles, named after the unit's sponsors, with
+    addresses at example.org. The same seed gives the same people."""
+    roles = load_catalog().survey_roles
+    respondents = []
+    for index, unit in enumerate(SAMPLE_UNITS):
+        rng = _kind_rng(seed, index, _RESPONDENTS)
+        count = int(rng.integers(2, 5))
+        picked = sorted(int(i) for i in rng.choice(len(roles), count, replace=False))
+        names = [unit.sponsors[int(i)] for i in rng.permutation(len(unit.sponsors))[:count]]
+        respondents += [
+            Respondent(unit=unit.name, role=roles[i], name=name, email=_address(name))
+            for i, name in zip(picked, names, strict=True)
+        ]
+    return tuple(respondents)
+
+
+def _address(name: str) -> str:
+    """first.last@example.org, in ASCII: "Jürgen Weiß" is jurgen.weiss@example.org."""
+    folded = unicodedata.normalize("NFKD", name.replace("ß", "ss"))
+    words = folded.encode("ascii", "ignore").decode("ascii").lower().split()
+    return ".".join(words) + "@example.org"
 
 
 LIFECYCLES = tuple(APM_LIFECYCLES)
@@ -1974,7 +2003,9 @@ def _write_governance_exports(
         )
         for i, unit in units
     ]
-    survey_columns = kind_named("survey").field_names
+    # The survey tool exports answers by role, not by person: `respondent` is only for
+    # the answers of a campaign's returned questionnaires.
+    survey_columns = [f for f in kind_named("survey").field_names if f != "respondent"]
     written: list[Path] = []
     for position, cycle in enumerate(cycles):
         decisions: list[Record] = []
@@ -2070,7 +2101,7 @@ def generate_sample_evidence(
     out_dir: Path,
     *,
     cycles: Sequence[str] = DEMO_CYCLES,
-    seed: int = 2026,
+    seed: int = SAMPLE_SEED,
     calendar: FiscalCalendar = JANUARY,
 ) -> list[Path]:
     """Write the sample enterprise's evidence for each cycle under out_dir.

@@ -576,7 +576,7 @@ def _cell_text(value: Any) -> str | None:
 _XML_MEMBERS = (".xml", ".rels", ".vml")
 
 
-def _check_workbook(path: Path, *, name: str, limits: ReadLimits) -> None:
+def check_workbook(path: Path, *, name: str, limits: ReadLimits) -> None:
     """Refuse a zip bomb and XML entities before openpyxl opens the workbook.
 
     The sizes checked are the ones the zip's directory declares: Python's zipfile never
@@ -612,7 +612,7 @@ def _check_workbook(path: Path, *, name: str, limits: ReadLimits) -> None:
                 if member.filename.lower().endswith(_XML_MEMBERS):
                     _refuse_entities(archive, member.filename, name=name)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, zlib.error) as exc:
-        raise _not_a_workbook(name, exc) from None
+        raise not_a_workbook(name, exc) from None
 
 
 def _refuse_entities(archive: zipfile.ZipFile, member: str, *, name: str) -> None:
@@ -638,7 +638,7 @@ def _entities(name: str, member: str) -> EvidenceError:
     )
 
 
-def _not_a_workbook(name: str, exc: BaseException) -> EvidenceError:
+def not_a_workbook(name: str, exc: BaseException) -> EvidenceError:
     # openpyxl wraps the parser's error in a ValueError of several lines; the cause says it
     cause = exc.__cause__ or exc
     if isinstance(cause, DefusedXmlException):
@@ -656,15 +656,15 @@ def read_xlsx(path: Path, *, name: str, limits: ReadLimits = DEFAULT_LIMITS) -> 
     spreadsheet) has no cached value and reads as an empty cell, not as its formula."""
     from openpyxl import load_workbook  # openpyxl only when a workbook arrives
 
-    _check_workbook(path, name=name, limits=limits)
+    check_workbook(path, name=name, limits=limits)
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError, ParseError, zlib.error) as exc:
-        raise _not_a_workbook(name, exc) from None
+        raise not_a_workbook(name, exc) from None
     try:
         return _sheet_frame(workbook, name=name, limits=limits)
     except (zipfile.BadZipFile, KeyError, ParseError, EOFError, zlib.error, ValueError) as exc:
-        raise _not_a_workbook(name, exc) from None
+        raise not_a_workbook(name, exc) from None
     finally:
         workbook.close()
 

@@ -719,11 +719,13 @@ def check_source(
             payloads = connector_for(source)(source, templating, Path(staging))
             reachable = True
             for payload in payloads:
-                frame = read_payload(
-                    payload.path, name=f"{source.name}/{payload.part}", limits=limits
-                )
+                name = f"{source.name}/{payload.part}"
+                if source.kind == "survey" and is_returned_questionnaire(payload.path):
+                    rows += len(parsed_questionnaire(payload.path, name=name).frame)
+                    continue
+                frame = read_payload(payload.path, name=name, limits=limits)
                 rows += len(apply_mapping(frame, columns=source.columns, values=source.values))
-            if not payloads:
+            if not payloads and source.connector != Connector.SURVEY:  # none returned yet
                 error = "reachable, but it holds nothing to gather; check location and pattern"
         except BtmError as exc:
             error = str(exc)

@@ -49,6 +49,12 @@ from btm.reporting.context import (
     summarise,
     summary_of,
 )
+from btm.reporting.self_assessment import (
+    SHOWN_TO,
+    SelfAssessment,
+    cell_opinion,
+    self_assessment_section,
+)
 from btm.scoring.engine import next_level_guidance
 from btm.scoring.rollup import mean_level
 from btm.scoring.rubric import format_value, metric_label
@@ -57,6 +63,8 @@ from btm.vocabulary import Basis, PulseState
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from btm.survey.responses import CampaignStatus
 
 Kind = Literal["pmo", "executive", "area_owner", "business_unit"]
 AUDIENCES_FILE = "audiences.yaml"  # in BTM_HOME
@@ -147,9 +155,6 @@ def load_audiences(settings: Settings, catalog: Catalog) -> list[Audience]:
 # the views ----------------------------------------------------------------------------
 
 
-OPINIONS_SHOWN = 10  # the PMO's list of cells where the survey and the systems disagree
-
-
 @dataclass(frozen=True)
 class HistoryPoint:
     cycle_id: str
@@ -217,16 +222,6 @@ class TraceLine:
 
 
 @dataclass(frozen=True)
-class OpinionLine:
-    """A cell where a unit's survey says another level than its systems show."""
-
-    unit: str
-    cell: str  # "MTI-2 process"
-    text: str  # "the unit says 4, its systems show 2"
-    divergence: int
-
-
-@dataclass(frozen=True)
 class AudienceView:
     """What one audience's template shows beyond the full report context."""
 
@@ -240,8 +235,7 @@ class AudienceView:
     areas_compared: tuple[Comparison, ...]
     capabilities_compared: tuple[Comparison, ...]
     traces: tuple[TraceLine, ...]
-    opinions: tuple[OpinionLine, ...] = ()  # the PMO's: the largest disagreements first
-    opinions_total: int = 0  # every disagreement, of which `opinions` are the first
+    self_assessment: SelfAssessment | None = None  # the PMO's and the area owners'
 
     @property
     def subject(self) -> str:
@@ -334,18 +328,17 @@ def _cell_reason(score: store.Score) -> str:
 
 
 def survey_text(score: store.Score) -> str | None:
-    """What the unit's survey says beside the level its systems show, from the score's
-    trace; None without an opinion there (or one stored before rubric 2027.1)."""
-    entry = next((e for e in score.trace if e.get("rule") == "survey"), None)
-    if entry is None or entry.get("says") is None:
+    """What the unit's survey says beside the level its systems show; None when the
+    survey says nothing of the cell."""
+    opinion = cell_opinion(score)
+    if opinion is None:
         return None
-    says, divergence = int(entry["says"]), entry.get("divergence")
-    if divergence is None or entry.get("alone"):
+    if opinion.systems is None:
         return (
-            f"the unit says {says}; no system evidence judged it, so the survey alone "
+            f"the unit says {opinion.says}; no system evidence judged it, so the survey alone "
             f"gives level {_whole(score.level)}"
         )
-    return f"the unit says {says}, its systems show {says - int(divergence)}"
+    return f"the unit says {opinion.says}, its systems show {opinion.systems}"
 
 
 def _whole(level: int | None) -> str:
@@ -413,38 +406,6 @@ def area_notes(
                 )
             )
     return tuple(notes)
-
-
-def opinion_lines(scores: Sequence[store.Score], catalog: Catalog) -> tuple[OpinionLine, ...]:
-    """Every cell where a unit's survey says another level than its systems show, the
-    largest disagreement first (then unit and catalogue order)."""
-    order = {
-        (c, d): n
-        for n, (c, d) in enumerate(
-            (c, d) for c in catalog.capability_ids for d in catalog.dimension_ids
-        )
-    }
-    lines = []
-    for score in scores:
-        entry = next((e for e in score.trace if e.get("rule") == "survey"), None)
-        if entry is None or entry.get("alone") or not entry.get("divergence"):
-            continue
-        text = survey_text(score)
-        if text is not None:
-            lines.append(
-                (
-                    -abs(int(entry["divergence"])),
-                    score.unit,
-                    order[(score.capability, score.dimension)],
-                    OpinionLine(
-                        score.unit,
-                        f"{score.capability} {score.dimension}",
-                        text,
-                        int(entry["divergence"]),
-                    ),
-                )
-            )
-    return tuple(line for *_, line in sorted(lines, key=lambda item: item[:3]))
 
 
 def unit_comparisons(
@@ -554,7 +515,10 @@ def build_view(
     scores: Sequence[store.Score],
     history: tuple[HistoryPoint, ...],
     catalog: Catalog,
+    campaign: CampaignStatus | None = None,
 ) -> AudienceView:
+    """One audience's view of the cycle; `campaign` is the cycle's self-assessment
+    campaign (None: it has none)."""
     improvement = report.improvement
     initiatives = (*improvement.executed, *improvement.backlog) if improvement else ()
     low_below = report.low_below
@@ -569,7 +533,11 @@ def build_view(
         if audience.kind == "business_unit" and audience.unit
         else ((), ())
     )
-    opinions = opinion_lines(scores, catalog) if audience.kind == "pmo" else ()
+    self_assessment = (
+        self_assessment_section(scores, catalog, campaign, area=audience.area)
+        if audience.kind in SHOWN_TO
+        else None
+    )
     return AudienceView(
         audience=audience,
         report=report,
@@ -583,6 +551,5 @@ def build_view(
         areas_compared=by_area,
         capabilities_compared=by_capability,
         traces=trace_lines(scope, catalog, low_below=low_below),
-        opinions=opinions[:OPINIONS_SHOWN],
-        opinions_total=len(opinions),
+        self_assessment=self_assessment,
     )

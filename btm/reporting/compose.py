@@ -27,9 +27,11 @@ from btm.reporting.render import (
     write_file_atomically,
     write_index,
 )
+from btm.reporting.self_assessment import SHOWN_TO
 from btm.resources import TEMPLATES_DIR
 from btm.scoring.rubric import Rubric
 from btm.settings import Settings
+from btm.survey.responses import CampaignStatus, campaign_status
 
 if TYPE_CHECKING:  # matplotlib is imported where charts are drawn, not by every command
     from btm.reporting.charts import Chart
@@ -75,6 +77,14 @@ def report_context(
         ),
         low_below=rubric.confidence.low_below,
     )
+
+
+def cycle_campaign(*, engine: sa.Engine, cycle_id: str) -> CampaignStatus | None:
+    """Who was invited to the cycle's self-assessment campaign and who answered; None
+    when the cycle has no campaign."""
+    if store.survey_campaign(engine=engine, cycle_id=cycle_id) is None:
+        return None
+    return campaign_status(engine, cycle_id)
 
 
 def render_cycle_report(
@@ -183,10 +193,20 @@ def render_audience_reports(
         catalog,
         low_below=context.low_below,
     )
+    campaign = (
+        cycle_campaign(engine=engine, cycle_id=cycle_id)
+        if any(a.kind in SHOWN_TO for a in chosen)
+        else None
+    )
     reports = []
     for audience in chosen:
         view = audiences.build_view(
-            audience, report=context, scores=scores, history=history, catalog=catalog
+            audience,
+            report=context,
+            scores=scores,
+            history=history,
+            catalog=catalog,
+            campaign=campaign,
         )
         images = _charts(view, catalog, templates)
         url = report_url(settings, cycle_id, audience.id)

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from btm.errors import EvidenceError
-from btm.evidence.files import _check_workbook, _not_a_workbook
+from btm.evidence.files import check_workbook, not_a_workbook
 from btm.evidence.limits import DEFAULT_LIMITS
 
 # openpyxl is imported where a workbook is written or read: importing this module costs
@@ -171,7 +171,7 @@ def is_questionnaire(path: Path) -> bool:
     from openpyxl import load_workbook
 
     try:
-        _check_workbook(path, name=path.name, limits=DEFAULT_LIMITS)
+        check_workbook(path, name=path.name, limits=DEFAULT_LIMITS)
         with path.open("rb") as stream:
             workbook = load_workbook(stream, read_only=True, data_only=False)
             try:
@@ -192,12 +192,12 @@ def read_questionnaire(path: Path, *, name: str) -> Returned:
     done by choosing levels and typing comments."""
     from openpyxl import load_workbook
 
-    _check_workbook(path, name=name, limits=DEFAULT_LIMITS)
+    check_workbook(path, name=name, limits=DEFAULT_LIMITS)
     try:
         with path.open("rb") as stream:
             workbook = load_workbook(stream, read_only=False, data_only=False)
     except Exception as exc:  # openpyxl refuses a broken file with errors of many kinds
-        raise _not_a_workbook(name, exc) from None
+        raise not_a_workbook(name, exc) from None
     if MARKER_SHEET not in workbook.sheetnames:
         raise EvidenceError(
             f"{name}: not a BTM questionnaire (it has no {MARKER_SHEET!r} sheet, so no "

@@ -1,6 +1,7 @@
 """`btm demo`, twice, through the real flow on Prefect's test server."""
 
 import re
+from datetime import date, datetime
 from email import message_from_bytes, policy
 from pathlib import Path
 from typing import Any
@@ -13,10 +14,14 @@ from typer.testing import CliRunner
 from btm import store
 from btm.catalog import load_catalog
 from btm.cli import app
+from btm.demo.campaign import DEMO_CAMPAIGN_CYCLE, RETURNED
 from btm.demo.sample import BAD_SAMPLE, DEMO_CYCLES
 from btm.improvement.phases import PHASES
 from btm.reporting.audiences import load_audiences
 from btm.settings import Settings
+from btm.survey.campaign import survey_folder
+from btm.survey.respondents import RESPONDENTS_FILE, load_respondents
+from btm.survey.responses import INVITATION, campaign_status
 from tests.btm.demo.test_demo_scores import assert_same_scores, demo_scores, golden_scores
 from tests.pipeline import JANUARY
 
@@ -41,6 +46,11 @@ def _state(engine: sa.Engine) -> tuple[list[str], list[tuple], int, int, list[tu
     return cycles, scores, deliveries, batches, phases
 
 
+def _campaign(engine: sa.Engine) -> tuple[str, date, datetime] | None:
+    found = store.survey_campaign(engine=engine, cycle_id=DEMO_CAMPAIGN_CYCLE)
+    return None if found is None else (found.id, found.closes_on, found.opened_at)
+
+
 def test_demo_twice_leaves_the_same_cycles_scores_and_emails(
     prefect_server: None, btm_home: Path
 ) -> None:
@@ -53,6 +63,10 @@ def test_demo_twice_leaves_the_same_cycles_scores_and_emails(
     before = _state(engine)
     emails = {p.name: p.read_bytes() for p in outbox}
     assert_same_scores(demo_scores(engine), golden_scores())  # as main scored them
+    returned = survey_folder(settings.home, DEMO_CAMPAIGN_CYCLE) / RETURNED
+    answers = {p.name: p.read_bytes() for p in returned.iterdir()}
+    campaign = _campaign(engine)
+    assert campaign is not None
 
     second = runner.invoke(app, ["demo"])
 
@@ -61,6 +75,10 @@ def test_demo_twice_leaves_the_same_cycles_scores_and_emails(
     assert "evidence unchanged, scores kept" in second.output
     assert _state(engine) == before
     assert {p.name: p.read_bytes() for p in settings.outbox_dir.glob("*.eml")} == emails
+    # one campaign, its invitations sent once, the answers as the first run gave them
+    assert "invitations sent before, the returns already in place" in second.output
+    assert _campaign(engine) == campaign
+    assert {p.name: p.read_bytes() for p in returned.iterdir()} == answers
 
     cycles, scores, deliveries, _, phases = before
     assert cycles == list(DEMO_CYCLES)
@@ -69,7 +87,16 @@ def test_demo_twice_leaves_the_same_cycles_scores_and_emails(
     audiences = load_audiences(settings, load_catalog())
     recipients = [(a.id, r) for a in audiences for r in a.recipients]
     assert {a.kind for a in audiences} == {"pmo", "executive", "area_owner", "business_unit"}
-    assert deliveries == len(DEMO_CYCLES) * len(recipients) == len(outbox)
+    # and one invitation per respondent of the sample enterprise, in the outbox too
+    respondents = load_respondents(settings.home / RESPONDENTS_FILE)
+    invitations = list(settings.outbox_dir.glob(f"{DEMO_CAMPAIGN_CYCLE}-{INVITATION}-*.eml"))
+    assert len(invitations) == len(respondents) == 16
+    assert deliveries == len(DEMO_CYCLES) * len(recipients) + len(respondents) == len(outbox)
+    # 11 of the 16 answered before the cycle was gathered: their answers count
+    status = campaign_status(engine, DEMO_CAMPAIGN_CYCLE)
+    assert status.open and (len(status.invitees), len(status.outstanding)) == (16, 5)
+    assert "self-assessment 2026-Q3: 11 of 16 answered (69%)" in first.output
+    assert "btm survey status" in first.output
     assert (settings.reports_dir / "index.html").exists()
 
     last_email = settings.outbox_dir / f"{DEMO_CYCLES[-1]}-stakeholders-pmo-example-org.eml"

@@ -1,7 +1,8 @@
 """The demo's 1,360 scores, their basis, confidence and traces are what rubric 2027.1
-scored when it was introduced (issue 13): `tests/data/demo-scores.json` holds them, and the
-sample enterprise is run here through the pipeline core, the demo's PMO review between its
-cycles. The flow test of `btm demo` compares its own run with the same file.
+scored when it was introduced (issue 13), with the last cycle's self-assessment campaign
+answered (issue 16): `tests/data/demo-scores.json` holds them, and the sample enterprise is
+run here through the pipeline core, the demo's campaign before its cycle and the PMO's
+review between cycles. The flow test of `btm demo` compares its own run with the same file.
 
 A change that moves the demo's scores on purpose (a new rubric version, new sample
 evidence) rewrites the file with `python -m tests.btm.demo.test_demo_scores`, and says so.
@@ -23,18 +24,22 @@ import sqlalchemy as sa
 from sqlmodel import select
 
 from btm import pipeline, store
+from btm.demo.campaign import DEMO_CAMPAIGN_CYCLE, install_demo_respondents, run_demo_campaign
 from btm.demo.sample import DEMO_CYCLES, generate_sample_evidence
 from btm.demo.walkthrough import DEMO_SOURCES, pmo_review
-from btm.evidence.sources import load_sources
+from btm.evidence.gather import configured_sources
+from btm.evidence.sources import SURVEY_RETURNS
 from btm.settings import Settings
 from btm.vocabulary import Basis, Outcome
 
 GOLDEN = Path(__file__).resolve().parents[2] / "data" / "demo-scores.json"
 ABOUT = (
-    "The demo's 1,360 scores under rubric 2027.1, as issue 13 introduced it: cycle, rubric "
-    "version, unit, capability, dimension, level, target level, gap, basis, confidence, and "
-    "the first 16 hex digits of the sha256 of the trace and evidence hashes as canonical "
-    "JSON. tests/btm/demo/test_demo_scores.py compares every run of the demo with it; "
+    "The demo's 1,360 scores under rubric 2027.1, as issue 13 introduced it, with the "
+    "self-assessment campaign of its last cycle answered (issue 16): cycle, rubric version, "
+    "unit, capability, dimension, level, target level, gap, basis, confidence, and the first "
+    "16 hex digits of the sha256 of the trace and evidence hashes (but those of returned "
+    "questionnaires) as canonical JSON. tests/btm/demo/test_demo_scores.py compares every "
+    "run of the demo with it; "
     "`python -m tests.btm.demo.test_demo_scores` rewrites it after a deliberate change."
 )
 
@@ -49,9 +54,20 @@ def demo_scores(engine: sa.Engine) -> list[list[Any]]:
             for version in store.rubric_versions(session=session, cycle_id=c)
             for s in store.get_scores(session=session, cycle_id=c, rubric_version=version)
         ]
+        # A returned questionnaire names its campaign, whose id and closing date each home
+        # draws anew: its hash is left out, and the trace's survey entry (how many answers,
+        # their median) pins what it said.
+        returned = set(
+            session.exec(
+                select(store.EvidenceBatch.sha256).where(
+                    store.EvidenceBatch.source == SURVEY_RETURNS
+                )
+            )
+        )
     rows = []
     for s in scores:
-        basis = json.dumps([s.trace, s.evidence_hashes], sort_keys=True)
+        hashes = [h for h in s.evidence_hashes if h not in returned]
+        basis = json.dumps([s.trace, hashes], sort_keys=True)
         digest = hashlib.sha256(basis.encode()).hexdigest()[:16]
         rows.append(
             [
@@ -85,8 +101,12 @@ def run_demo(home: Path) -> sa.Engine:
     """The demo's cycles through the pipeline core, in the BTM_HOME the settings name."""
     run = pipeline.setup(Settings(home=home))
     generate_sample_evidence(run.settings.inbox_dir, cycles=DEMO_CYCLES, calendar=run.calendar)
-    sources = load_sources(DEMO_SOURCES)
+    install_demo_respondents(run)
     for n, cycle_id in enumerate(DEMO_CYCLES):
+        if cycle_id == DEMO_CAMPAIGN_CYCLE:
+            run_demo_campaign(run, cycle_id)
+        inbox = run.settings.inbox_dir / cycle_id
+        sources = configured_sources(sources_file=DEMO_SOURCES, home=run.home, inbox=inbox)
         pipeline.run_cycle(run, cycle_id, sources, actor="demo test")
         if n < len(DEMO_CYCLES) - 1:
             pmo_review(run, cycle_id)

@@ -381,14 +381,14 @@ def test_checking_sources_touches_nothing(tmp_path: Path, settings: Settings) ->
 def test_every_example_in_the_sources_guide_is_a_valid_source(tmp_path: Path) -> None:
     guide = (Path(__file__).resolve().parents[3] / "docs" / "sources.md").read_text()
     examples = re.findall(r"```yaml\n(.*?)```", guide, flags=re.S)
-    assert len(examples) == 8
+    assert len(examples) == 9
     text = "sources:\n" + "".join(textwrap.indent(e, "  ") for e in examples)
     loaded = load_sources(_write(tmp_path, text))
     assert [s.connector for s in loaded] == [
-        *("files", "sql", "jira", "rest"),
+        *("files", "sql", "jira", "rest", "survey"),
         *("files", "sql", "rest", "files"),
     ]
-    assert [s.kind for s in loaded][4:] == ["budgets", "resources", "vendors", "objectives"]
+    assert [s.kind for s in loaded][5:] == ["budgets", "resources", "vendors", "objectives"]
     demo = load_sources(DATA_DIR / "demo-sources.yaml")
     assert {s.connector for s in demo} == {"files", "sql"}
 

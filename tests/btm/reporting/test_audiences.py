@@ -382,13 +382,15 @@ def test_the_pmo_sees_where_the_survey_and_the_systems_disagree(
     views: dict[str, AudienceView],
 ) -> None:
     view = views["pmo"]
-    assert [(o.unit, o.cell, o.text) for o in view.opinions] == [
-        ("Retail", "MTI-2 process", "the unit says 2, its systems show 4")
-    ]
+    assert view.self_assessment is not None
+    assert [
+        (d.unit, d.capability_id, d.dimension, d.says, d.systems, d.gap_text)
+        for d in view.self_assessment.divergences
+    ] == [("Retail", "MTI-2", "Process", 2, 4, "-2")]
     html, text = _both(view)
-    assert "Retail / MTI-2 process: the unit says 2, its systems show 4" in text
+    assert "-2 Retail / MTI-2 Portfolio management / Process: says 2, systems show 4" in text
+    assert re.search(r">Retail</td>.*MTI-2</span> Portfolio management · Process</td>", html)
     for part in (html, text):
-        assert "the unit says 2, its systems show 4" in part
         assert view.report.movers_excluded_text in part
 
 

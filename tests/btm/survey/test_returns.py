@@ -66,6 +66,22 @@ def test_answers_dropped_back_are_stored_and_used_by_the_scores(
     # two of the unit's respondents answer its first three cells (GO-1): enough answers
     # (the rubric's min_answers) for the survey to give each cell its opinion
     pmo, executive = sent(run, "ana.lima@example.com"), sent(run, "bo.chen@example.com")
+    # the workbook as generated: a 1-5 drop-down on every answer, only answers and
+    # comments editable, the campaign written into it
+    generated = openpyxl.load_workbook(pmo)
+    sheet = generated["Questionnaire"]
+    (dropdown,) = sheet.data_validations.dataValidation
+    assert dropdown.formula1 == '"1,2,3,4,5"'
+    assert str(dropdown.sqref).startswith(f"{ANSWER_COLUMN}{FIRST_QUESTION_ROW}:")
+    assert sheet.protection.sheet
+    assert sheet[f"{ANSWER_COLUMN}{FIRST_QUESTION_ROW}"].protection.locked is False
+    assert sheet[f"D{FIRST_QUESTION_ROW}"].protection.locked is True  # the question itself
+    campaign_id = generated.properties.identifier
+    assert (
+        campaign_id
+        and campaign_id in pmo.name
+        and generated[MARKER_SHEET]["B2"].value == campaign_id
+    )
     fill(pmo, returned / pmo.name, {0: 4, 1: 3, 2: 2}, comment="- as agreed at the board")
     fill(executive, returned / executive.name, {0: 4, 1: 3, 2: 2})
     inbox = write_quarter(tmp_path / "inbox" / CYCLE, case_share=0.5)
@@ -161,3 +177,18 @@ def test_a_return_after_the_campaign_closed_is_refused(campaign: tuple[Setup, Pa
     (late,) = gathered(run)
     assert late.status == BatchStatus.QUARANTINED
     assert any("survey_invitations" in p or "B9" in p for p in late.problems), late.problems
+
+
+def test_checking_the_survey_source_counts_the_answers_returned(
+    campaign: tuple[Setup, Path],
+) -> None:
+    from btm.evidence.gather import check_source
+
+    run, returned = campaign
+    templating = pipeline.templating_for(CYCLE, run.settings)
+    before = check_source(survey_returns(), templating=templating)
+    assert (before.reachable, before.rows, before.error) == (True, 0, None)  # none back yet
+    source = sent(run, "ana.lima@example.com")
+    fill(source, returned / source.name, {0: 4, 1: 2})
+    after = check_source(survey_returns(), templating=templating)
+    assert (after.reachable, after.rows, after.error) == (True, 2, None)

@@ -82,6 +82,8 @@ def downgrade() -> None:
     ):
         table = _kind_table(bind, kind)
         frame = rows.decode(bytes(data))
+        # a field a later revision added is not a column of this revision's table
+        frame = frame[[c for c in frame.columns if c in table.columns]]
         frame.insert(0, "batch_id", batch_id)
         for column in table.columns:
             if isinstance(column.type, sa.Date):
