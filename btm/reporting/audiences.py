@@ -3,8 +3,8 @@
 An audience is one report for a group of readers, with its own template in `reports/`:
 
 - `pmo`: everything, the full trend report (the default audience, to BTM_REPORT_TO);
-- `executive`: enterprise and area levels over every cycle, the target and the gap, the
-  top movers, the initiatives off track;
+- `executive`: enterprise and area levels over every cycle, target-state readiness in
+  counts of cells (`btm/readiness.py`), the top movers, the initiatives off track;
 - `area_owner`: the capability x dimension heatmap of one area, each cell's reasons and
   next-level guidance;
 - `business_unit`: one unit against the enterprise and the other units.
@@ -56,7 +56,6 @@ from btm.reporting.self_assessment import (
     self_assessment_section,
 )
 from btm.scoring.engine import next_level_guidance
-from btm.scoring.rollup import mean_level
 from btm.scoring.rubric import format_value, metric_label
 from btm.settings import Settings
 from btm.vocabulary import Basis, PulseState
@@ -64,6 +63,7 @@ from btm.vocabulary import Basis, PulseState
 if TYPE_CHECKING:
     import pandas as pd
 
+    from btm.readiness import StateReadiness
     from btm.survey.responses import CampaignStatus
 
 Kind = Literal["pmo", "executive", "area_owner", "business_unit"]
@@ -165,15 +165,6 @@ class HistoryPoint:
 
 
 @dataclass(frozen=True)
-class TargetLine:
-    label: str
-    level_text: str
-    target_text: str
-    gap_text: str  # "0.4 to go", "at target" or "unknown"
-    marks: str = ""  # the level's
-
-
-@dataclass(frozen=True)
 class CellNote:
     """One capability x dimension of an area: its level, who is below target, the
     reasons (the next level's rules that do not pass) and what would lift it; the units it
@@ -228,7 +219,7 @@ class AudienceView:
     audience: Audience
     report: ReportContext
     history: tuple[HistoryPoint, ...]
-    targets: tuple[TargetLine, ...]
+    readiness: StateReadiness | None  # the target state's, in counts of cells
     off_track: tuple[InitiativeLine, ...]
     area: HeatmapArea | None
     notes: tuple[CellNote, ...]
@@ -291,33 +282,6 @@ def level_history(
             )
         )
     return tuple(points)
-
-
-def target_lines(
-    scores: Sequence[store.Score], catalog: Catalog, *, low_below: float = LOW_CONFIDENCE_BELOW
-) -> tuple[TargetLine, ...]:
-    """The enterprise's and each area's mean level against the mean target of the same
-    known cells, and the gap between them."""
-    area_of = {c.id: c.area for c in catalog.capabilities}
-    known = [s for s in scores if s.level is not None and s.target_level is not None]
-    frame = _frame(known, catalog)
-    by_area = summarise(frame, ["area"])
-    groups = [("Enterprise", known, summary_of(frame))] + [
-        (a.name, [s for s in known if area_of[s.capability] == a.id], by_area.get(a.id, EMPTY))
-        for a in catalog.areas
-    ]
-    lines = []
-    for label, group, summary in groups:
-        level = _mean(summary)
-        target = mean_level([s.target_level for s in group])
-        if level is None or target is None:
-            gap = "unknown"
-        else:
-            gap = "at target" if level >= target else f"{target - level:.1f} to go"
-        lines.append(
-            TargetLine(label, _level(level), _level(target), gap, marks_of(summary, low_below))
-        )
-    return tuple(lines)
 
 
 def _cell_reason(score: store.Score) -> str:
@@ -516,9 +480,10 @@ def build_view(
     history: tuple[HistoryPoint, ...],
     catalog: Catalog,
     campaign: CampaignStatus | None = None,
+    readiness: StateReadiness | None = None,
 ) -> AudienceView:
     """One audience's view of the cycle; `campaign` is the cycle's self-assessment
-    campaign (None: it has none)."""
+    campaign (None: it has none), `readiness` the target state's readiness."""
     improvement = report.improvement
     initiatives = (*improvement.executed, *improvement.backlog) if improvement else ()
     low_below = report.low_below
@@ -542,7 +507,7 @@ def build_view(
         audience=audience,
         report=report,
         history=history,
-        targets=target_lines(scores, catalog, low_below=low_below),
+        readiness=readiness,
         off_track=tuple(i for i in initiatives if i.state == PulseState.OFF_TRACK),
         area=next((a for a in report.heatmap if a.area_id == audience.area), None),
         notes=(

@@ -34,6 +34,7 @@ from btm.settings import Settings
 from btm.survey.responses import CampaignStatus, campaign_status
 
 if TYPE_CHECKING:  # matplotlib is imported where charts are drawn, not by every command
+    from btm.readiness import StateReadiness
     from btm.reporting.charts import Chart
 
 
@@ -125,12 +126,11 @@ def _charts(
         series = {"Enterprise": [p.enterprise for p in view.history]}
         for n, area in enumerate(catalog.areas):
             series[area.name] = [p.areas[n] for p in view.history]
-        target = view.targets[0].target_text if view.targets else "unknown"
         made.append(
             charts.trend_chart(
                 [p.cycle_id for p in view.history],
                 series,
-                target=None if target == "unknown" else float(target),
+                target=float(view.readiness.level) if view.readiness else None,
                 title="Maturity level by cycle",
             )
         )
@@ -162,6 +162,29 @@ def report_url(settings: Settings, cycle_id: str, audience_id: str) -> str | Non
     if not settings.report_base_url:
         return None
     return f"{settings.report_base_url.rstrip('/')}/{cycle_id}/{audience_id}.html"
+
+
+def cycle_readiness(
+    *,
+    engine: sa.Engine,
+    cycle_id: str,
+    scores: Sequence[store.Score],
+    catalog: Catalog,
+    settings: Settings,
+) -> StateReadiness:
+    """The readiness of the cycle's scores for the target state they were scored against
+    (the settings' state for a cycle scored before it was recorded)."""
+    from btm.readiness import readiness
+    from btm.targets import load_targets
+
+    scored = store.find_cycle(engine=engine, cycle_id=cycle_id)
+    state = catalog.state_id(
+        (scored.target_state if scored else None) or settings.target_state,
+        setting="BTM_TARGET_STATE",
+    )
+    home = settings.resolved_home
+    targets = {s.id: load_targets(state=s.id, home=home, catalog=catalog) for s in catalog.states}
+    return readiness(scores, catalog, state=state, targets=targets)
 
 
 def render_audience_reports(
@@ -198,6 +221,9 @@ def render_audience_reports(
         if any(a.kind in SHOWN_TO for a in chosen)
         else None
     )
+    ready = cycle_readiness(
+        engine=engine, cycle_id=cycle_id, scores=scores, catalog=catalog, settings=settings
+    )
     reports = []
     for audience in chosen:
         view = audiences.build_view(
@@ -207,6 +233,7 @@ def render_audience_reports(
             history=history,
             catalog=catalog,
             campaign=campaign,
+            readiness=ready,
         )
         images = _charts(view, catalog, templates)
         url = report_url(settings, cycle_id, audience.id)

@@ -68,7 +68,9 @@ VARIANTS = {
     "standalone": Variant("standalone_report", ("Enterprise", CYCLE, "Evidence sources")),
     "email": Variant("emailed_report", ("Enterprise", CYCLE, "projects-wealth.csv")),
     "marked": Variant("marked_report", ("Marks.", "self-assessment survey alone", "n/a")),
-    "executive": Variant("executive_email", ("Maturity over time", "Target and gap", CYCLE)),
+    "executive": Variant(
+        "executive_email", ("Maturity over time", "Target-state readiness", CYCLE)
+    ),
     "executive-standalone": Variant("executive_standalone", ("Rule traces", CYCLE)),
     "area-owner": Variant("area_owner_email", ("Reasons and next steps", "MTI-1")),
     "business-unit": Variant("business_unit_email", ("Retail against the enterprise",)),
