@@ -63,6 +63,7 @@ from btm.survey.returns import (
     SURVEY_FOLDER,
     is_returned_questionnaire,
     parsed_questionnaire,
+    respondent_key,
 )
 from btm.timing import stage
 from btm.validation import (
@@ -420,9 +421,12 @@ def known_ids_for(
         return {}
     known = {}
     if INVITATIONS in referenced:
-        known[INVITATIONS] = store.open_invitation_keys(
-            engine=engine, cycle_id=cycle_id, on=date.today()
-        )
+        known[INVITATIONS] = {
+            respondent_key(campaign, respondent)
+            for campaign, respondent in store.open_invitations(
+                engine=engine, cycle_id=cycle_id, on=date.today()
+            )
+        }
     if kinds := referenced - {INVITATIONS}:
         plan = evidence_plan(engine=engine, cycle_id=cycle_id)
         for other in kinds:

@@ -764,16 +764,16 @@ def add_survey_invitee(*, engine: sa.Engine, invitee: SurveyInvitee) -> SurveyIn
         return invitee
 
 
-def open_invitation_keys(*, engine: sa.Engine, cycle_id: str, on: date) -> set[str]:
-    """campaign/respondent of every invitee of the cycle's campaign, if it is still open
-    `on` that day (it closes at the end of its closing day); none once it has closed."""
+def open_invitations(*, engine: sa.Engine, cycle_id: str, on: date) -> set[tuple[str, str]]:
+    """(campaign id, respondent id) of every invitee of the cycle's campaign, if it is
+    still open `on` that day (it closes at the end of its closing day); none once closed."""
     statement = (
         select(SurveyInvitee.campaign_id, SurveyInvitee.respondent_id)
         .join(SurveyCampaign, col(SurveyCampaign.id) == col(SurveyInvitee.campaign_id))
         .where(SurveyCampaign.cycle_id == cycle_id, col(SurveyCampaign.closes_on) >= on)
     )
     with session_scope(engine) as session:
-        return {f"{campaign}/{respondent}" for campaign, respondent in session.exec(statement)}
+        return {(campaign, respondent) for campaign, respondent in session.exec(statement)}
 
 
 def latest_survey_campaign(*, engine: sa.Engine) -> SurveyCampaign | None:

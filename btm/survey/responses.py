@@ -16,6 +16,7 @@ from btm import store
 from btm.errors import ConfigurationError
 from btm.evidence.gather import evidence_plan
 from btm.evidence.sources import SURVEY_RETURNS
+from btm.survey.returns import respondent_key
 
 INVITATION = "survey-invitation"  # the ledger's audience of the invitations
 
@@ -144,7 +145,7 @@ def campaign_status(
     ledger = store.ledger_of(engine=engine, cycle_id=campaign.cycle_id, audience=INVITATION)
     invitees = []
     for invitee in store.survey_invitees(engine=engine, campaign_id=campaign.id).values():
-        key = f"{campaign.id}/{invitee.respondent_id}"  # as the returned answers name it
+        key = respondent_key(campaign.id, invitee.respondent_id)
         sent = ledger.get(invitee.email)
         invitees.append(
             InviteeStatus(

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from btm.evidence.files import ParsedEvidence
-    from btm.survey.workbook import Marker
 
 # What the survey suite's respondent rule checks against: not an evidence kind, but the
 # campaign/respondent ids of the invitations of the cycle's campaign while it is open.
@@ -24,9 +23,9 @@ RETURNS_PATTERN = "questionnaire-*.xlsx"
 SURVEY_FOLDER = "survey"  # BTM_HOME/survey/<cycle>/: the questionnaires sent, and returned/
 
 
-def respondent_key(marker: Marker) -> str:
+def respondent_key(campaign_id: str, respondent_id: str) -> str:
     """How a returned answer names who gave it: campaign/respondent."""
-    return f"{marker.campaign_id}/{marker.respondent_id}"
+    return f"{campaign_id}/{respondent_id}"
 
 
 def is_returned_questionnaire(path: Path) -> bool:
@@ -48,7 +47,7 @@ def parsed_questionnaire(path: Path, *, name: str) -> ParsedEvidence:
 
     returned = read_questionnaire(path, name=name)
     marker = returned.marker
-    who = respondent_key(marker)
+    who = respondent_key(marker.campaign_id, marker.respondent_id)
     rows = [
         {
             "response_id": f"{who}/{a.capability}/{a.dimension}",
