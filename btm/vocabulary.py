@@ -47,9 +47,36 @@ class PulseState(StrEnum):
 
 
 class InitiativeStatus(StrEnum):
+    """Where an initiative stands. The PMO decides approved, deferred or dropped; the
+    review, at each scoring, sets done (its target reached) or overdue (its due cycle
+    passed without it). Approved and overdue initiatives are open: pulsed, judged and
+    carried into each later backlog; so is a deferred one, waiting for a decision."""
+
     PROPOSED = "proposed"
     APPROVED = "approved"
+    DEFERRED = "deferred"
     DROPPED = "dropped"
+    DONE = "done"
+    OVERDUE = "overdue"
+
+    @property
+    def in_flight(self) -> bool:
+        """Approved and not yet judged done: pulsed monthly and judged at each scoring."""
+        return self in (InitiativeStatus.APPROVED, InitiativeStatus.OVERDUE)
+
+    @property
+    def carried(self) -> bool:
+        """Carried into the next cycle's backlog rather than proposed again."""
+        return self.in_flight or self is InitiativeStatus.DEFERRED
+
+    @property
+    def decided_by_pmo(self) -> bool:
+        """A status the PMO writes (a decision); done and overdue are the review's."""
+        return self in (
+            InitiativeStatus.APPROVED,
+            InitiativeStatus.DEFERRED,
+            InitiativeStatus.DROPPED,
+        )
 
 
 class Outcome(StrEnum):

@@ -24,6 +24,7 @@ from btm.store.tables import (
     DeliveryState,
     EvidenceBatch,
     Initiative,
+    InitiativeDecision,
     InitiativePulse,
     PhaseChange,
     RunFailure,
@@ -127,21 +128,62 @@ def cycle_phases(*, engine: sa.Engine) -> dict[str, PhaseChange]:
 
 
 def initiatives_of(*, session: Session, cycle_id: str) -> list[Initiative]:
+    """The initiatives proposed in the cycle's own backlog, in rank order."""
     statement = select(Initiative).where(Initiative.cycle_id == cycle_id)
     return list(session.exec(statement.order_by(col(Initiative.rank))))
 
 
-def backlog_of(*, engine: sa.Engine, cycle_id: str) -> list[Initiative]:
-    """The cycle's initiatives in rank order, in a session of their own."""
+def own_initiatives(*, engine: sa.Engine, cycle_id: str) -> list[Initiative]:
+    """`initiatives_of` in a session of its own."""
     with session_scope(engine) as session:
         return initiatives_of(session=session, cycle_id=cycle_id)
 
 
-def save_initiatives(*, engine: sa.Engine, initiatives: Iterable[Initiative]) -> None:
-    """Add new initiatives and write changed ones, all in one transaction."""
+def all_initiatives(*, engine: sa.Engine, up_to: str | None = None) -> list[Initiative]:
+    """Every initiative proposed up to the cycle `up_to` (default: all), oldest cycle
+    first, each cycle's in rank order."""
+    statement = select(Initiative)
+    if up_to is not None:
+        statement = statement.where(col(Initiative.cycle_id) <= up_to)
+    with session_scope(engine) as session:
+        return list(
+            session.exec(statement.order_by(col(Initiative.cycle_id), col(Initiative.rank)))
+        )
+
+
+def backlog_of(*, engine: sa.Engine, cycle_id: str) -> list[Initiative]:
+    """The cycle's backlog in rank order: its own initiatives and those carried into it
+    from earlier cycles."""
+    return sorted(
+        (i for i in all_initiatives(engine=engine, up_to=cycle_id) if i.in_backlog_of(cycle_id)),
+        key=lambda i: (i.rank, i.cycle_id, i.id),
+    )
+
+
+def save_initiatives(
+    *,
+    engine: sa.Engine,
+    initiatives: Iterable[Initiative],
+    decisions: Iterable[InitiativeDecision] = (),
+) -> None:
+    """Add new initiatives and write changed ones, with the decisions taken on them, all
+    in one transaction."""
     with session_scope(engine) as session:
         session.add_all(initiatives)
+        session.flush()
+        session.add_all(decisions)
         session.commit()
+
+
+def decisions_of(*, engine: sa.Engine, cycle_ids: Sequence[str]) -> list[InitiativeDecision]:
+    """The decisions taken in the backlogs of these cycles, oldest first."""
+    statement = select(InitiativeDecision).where(col(InitiativeDecision.cycle_id).in_(cycle_ids))
+    with session_scope(engine) as session:
+        return list(
+            session.exec(
+                statement.order_by(col(InitiativeDecision.decided_at), col(InitiativeDecision.id))
+            )
+        )
 
 
 def latest_pulses(*, session: Session, initiative_ids: Sequence[str]) -> dict[str, InitiativePulse]:

@@ -262,11 +262,47 @@ class Initiative(SQLModel, table=True):
     owner: str
     due_cycle: str
     linked_projects: list[str] = Field(default_factory=list, sa_column=Column(JSON))
-    status: str = Field(default="proposed", description="proposed, approved or dropped")
+    status: str = Field(
+        default="proposed",
+        description="proposed, approved, deferred, dropped, done or overdue (InitiativeStatus)",
+    )
     title: str
     guidance: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    approver: str | None = Field(default=None, description="who approves it (its sponsor)")
+    cost_estimate: float | None = Field(default=None, description="estimated cost, in currency")
+    effort_days: float | None = Field(default=None, description="estimated effort, person-days")
+    expected_gain: float | None = Field(
+        default=None, description="the levels it is expected to lift the cell by"
+    )
+    priority_basis: str = Field(default="", description="the priority's terms, in words")
+    approved_in: str | None = Field(default=None, description="the backlog it was approved in")
+    judged_in: str | None = Field(default=None, description="the scoring that last judged it")
+    carried_into: list[str] = Field(
+        default_factory=list,
+        sa_column=Column(JSON),
+        description="the later cycles' backlogs it was carried into, oldest first",
+    )
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+
+    def in_backlog_of(self, cycle_id: str) -> bool:
+        return self.cycle_id == cycle_id or cycle_id in self.carried_into
+
+
+class InitiativeDecision(SQLModel, table=True):
+    """One decision on an initiative, in the backlog of `cycle_id`: the PMO's approve,
+    defer or drop, the gate's approval, a carry-over into a later backlog, or the review's
+    judgement (done, overdue); who and why."""
+
+    __tablename__ = "initiative_decision"
+
+    id: int | None = Field(default=None, primary_key=True)
+    initiative_id: str = Field(foreign_key="initiative.id", index=True)
+    cycle_id: str = Field(foreign_key="cycle.id", index=True)
+    decision: str = Field(description="approved, deferred, dropped, carried, done or overdue")
+    actor: str
+    reason: str
+    decided_at: datetime = Field(default_factory=utcnow)
 
 
 class InitiativePulse(SQLModel, table=True):
@@ -281,6 +317,11 @@ class InitiativePulse(SQLModel, table=True):
     progress: float | None = Field(default=None, description="0-100, from percent complete")
     findings: list[str] = Field(default_factory=list, sa_column=Column(JSON))
     projects: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
+    cell: dict[str, Any] = Field(
+        default_factory=dict,
+        sa_column=Column(JSON),
+        description="the targeted cell recomputed from the latest accepted evidence",
+    )
     pulsed_at: datetime = Field(default_factory=utcnow)
 
 

@@ -322,7 +322,7 @@ def test_the_migrations_build_exactly_the_models_schema(engine: sa.Engine) -> No
         differences = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
         revision = connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
     assert differences == [], "the models changed: add an Alembic revision in btm/store/migrations"
-    assert revision == "0011"
+    assert revision == "0012"
 
 
 def test_a_score_stored_before_2027_1_has_its_basis_read_from_its_trace() -> None:
