@@ -244,7 +244,8 @@ def pulse(
         str | None, typer.Option("--as-of", help="Day of the reading, YYYY-MM-DD (default today)")
     ] = None,
 ) -> None:
-    """Run the initiative-pulse flow: read each executing initiative's linked projects."""
+    """Run the initiative-pulse flow: read each in-flight initiative's targeted cell and
+    linked projects from the latest accepted evidence."""
     from flows.environment import quiet_prefect
 
     quiet_prefect()
@@ -736,7 +737,8 @@ def cycle_advance(
 
 @cycle_app.command("history")
 def cycle_history(cycle_id: CycleOption = None, as_json: JsonOption = False) -> None:
-    """Every phase change of a cycle (default: all cycles): who, when and why."""
+    """Every phase change of a cycle (default: all cycles) and every decision on an
+    initiative of its backlog: who, when and why."""
     from btm import status as reading
 
     history = reading.phase_history(door_setup(), cycle_id)
@@ -749,6 +751,21 @@ def cycle_history(cycle_id: CycleOption = None, as_json: JsonOption = False) -> 
         (
             (c.cycle_id, c.phase, f"{c.entered_at:%Y-%m-%d %H:%M}", c.actor, c.reason)
             for c in history.changes
+        ),
+    )
+    print_table(
+        "Initiative decisions",
+        ("cycle", "initiative", "decision", "when", "by", "why"),
+        (
+            (
+                d.cycle_id,
+                d.initiative_id,
+                d.decision,
+                f"{d.decided_at:%Y-%m-%d %H:%M}",
+                d.actor,
+                d.reason,
+            )
+            for d in history.decisions
         ),
     )
 
@@ -782,9 +799,10 @@ def calendar_command(as_json: JsonOption = False) -> None:
 
 @initiatives_app.command("list")
 def initiatives_list(cycle_id: CycleOption = None, as_json: JsonOption = False) -> None:
-    """The backlog of a cycle (default: the newest cycle in design or execute), with each
-    initiative's latest pulse."""
+    """The backlog of a cycle (default: the newest cycle in design or execute): its own
+    initiatives and those carried over, each with its span, status and latest pulse."""
     from btm import status as reading
+    from btm.improvement.section import span_text, status_in_backlog
 
     setup = door_setup()
     phases = (Phase.DESIGN, Phase.EXECUTE, Phase.IMPROVE, Phase.CLOSED)
@@ -802,14 +820,14 @@ def initiatives_list(cycle_id: CycleOption = None, as_json: JsonOption = False) 
                 f"{i.level if i.level is not None else '?'} → {i.target_level}",
                 f"{i.priority:.2f}",
                 i.owner,
-                i.due_cycle,
-                i.status,
+                span_text(i),
+                status_in_backlog(i, shown.cycle_id),
                 f"{latest.state} ({latest.progress or 0:.0f} %)" if latest else "–",
             )
         )
     print_table(
         f"Improvement backlog of {shown.cycle_id}",
-        ("#", "initiative", "target", "priority", "owner", "due", "status", "pulse"),
+        ("#", "initiative", "target", "priority", "owner", "span", "status", "pulse"),
         rows,
     )
 
@@ -828,7 +846,8 @@ def initiatives_export(
     count = export_backlog(engine=setup.engine, cycle_id=chosen, path=path)
     console.print(
         f"{count} initiatives of {chosen} written to {path}; edit owner, target_level, "
-        f"due_cycle, linked_projects, status or rank, then `btm initiatives import {path}`"
+        "due_cycle, linked_projects, the estimates, or decide a status (approved, deferred, "
+        f"dropped) with decided_by and decision_reason, then `btm initiatives import {path}`"
     )
 
 

@@ -75,6 +75,18 @@ class FiscalCalendar:
     def previous(self, cycle_id: str) -> str:
         return self._cycle_id(self._index(cycle_id) - 1)
 
+    def shifted(self, cycle_id: str, quarters: int) -> str:
+        """The quarter `quarters` after `cycle_id` (before it when negative)."""
+        return self._cycle_id(self._index(cycle_id) + quarters)
+
+    def quarters_between(self, first: str, last: str) -> int:
+        """How many quarters `last` is after `first` (negative when before)."""
+        return self._index(last) - self._index(first)
+
+    def span(self, first: str, last: str) -> list[str]:
+        """The quarters from `first` to `last`, both included; empty when last is earlier."""
+        return [self.shifted(first, n) for n in range(self.quarters_between(first, last) + 1)]
+
     def months(self, cycle_id: str) -> str:
         """The quarter's months for people, `Apr–Jun 2026` or `Nov 2026–Jan 2027`."""
         first, last = self._months(self._index(cycle_id))

@@ -271,22 +271,38 @@ def backlog(run: Setup, cycle_id: str) -> Backlog:
 @dataclass(frozen=True)
 class PhaseHistory:
     changes: tuple[store.PhaseChange, ...]
+    decisions: tuple[store.InitiativeDecision, ...] = ()
 
-    def to_json(self) -> list[dict[str, Any]]:
-        return [
-            {
-                "cycle": c.cycle_id,
-                "phase": c.phase,
-                "entered_at": c.entered_at.isoformat(),
-                "actor": c.actor,
-                "reason": c.reason,
-            }
-            for c in self.changes
-        ]
+    def to_json(self) -> dict[str, list[dict[str, Any]]]:
+        return {
+            "phases": [
+                {
+                    "cycle": c.cycle_id,
+                    "phase": c.phase,
+                    "entered_at": c.entered_at.isoformat(),
+                    "actor": c.actor,
+                    "reason": c.reason,
+                }
+                for c in self.changes
+            ],
+            "decisions": [
+                {
+                    "cycle": d.cycle_id,
+                    "initiative": d.initiative_id,
+                    "decision": d.decision,
+                    "decided_at": d.decided_at.isoformat(),
+                    "actor": d.actor,
+                    "reason": d.reason,
+                }
+                for d in self.decisions
+            ],
+        }
 
 
 def phase_history(run: Setup, cycle_id: str | None) -> PhaseHistory:
-    """Every phase change of a cycle, or of every cycle: who, when and why."""
+    """Every phase change of a cycle, or of every cycle, and every decision taken on an
+    initiative in its backlog: who, when and why."""
     chosen = [cycle_id] if cycle_id else list(store.cycle_phases(engine=run.engine))
     changes = store.phase_changes(engine=run.engine, cycle_ids=chosen)
-    return PhaseHistory(tuple(changes))
+    decisions = store.decisions_of(engine=run.engine, cycle_ids=chosen)
+    return PhaseHistory(tuple(changes), tuple(decisions))

@@ -65,6 +65,11 @@ class InitiativeStatus(StrEnum):
         return self in (InitiativeStatus.APPROVED, InitiativeStatus.OVERDUE)
 
     @property
+    def executed(self) -> bool:
+        """Approved at some point and not dropped: in flight, overdue or done."""
+        return self.in_flight or self is InitiativeStatus.DONE
+
+    @property
     def carried(self) -> bool:
         """Carried into the next cycle's backlog rather than proposed again."""
         return self.in_flight or self is InitiativeStatus.DEFERRED

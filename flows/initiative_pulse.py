@@ -1,5 +1,6 @@
-"""The `initiative-pulse` flow: once a month, read every executing initiative from its
-linked projects' latest evidence (status, health, schedule) and flag those off track."""
+"""The `initiative-pulse` flow: once a month, read every in-flight initiative from the
+latest accepted evidence (its targeted cell scored again on the systems' evidence, its
+linked projects' status, health and schedule) and flag those off track."""
 
 from __future__ import annotations
 
@@ -20,12 +21,18 @@ from flows.tasks import flow_setup
 
 @task(cache_policy=NO_CACHE)
 def read_initiatives(run: Setup, as_of: date) -> Pulse:
-    return run_pulse(engine=run.engine, as_of=as_of, settings=run.settings, catalog=run.catalog)
+    return run_pulse(
+        engine=run.engine,
+        as_of=as_of,
+        settings=run.settings,
+        catalog=run.catalog,
+        rubric=run.rubric,
+    )
 
 
 @flow(name="initiative-pulse", log_prints=True, on_failure=[notify_ops], on_crashed=[notify_ops])
 def initiative_pulse(as_of: str | None = None) -> dict[str, Any]:
-    """Track each approved initiative of the executing cycles.
+    """Track each in-flight initiative: is its capability moving, are its projects?
 
     as_of: the day of the reading, ISO `YYYY-MM-DD`; by default today. Schedules and
         thresholds: docs/cycle.md.

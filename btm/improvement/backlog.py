@@ -4,7 +4,7 @@ the PMO's review of it as a file (export, then import with every row checked).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -88,23 +88,25 @@ def propose_backlog(
     catalog: Catalog,
     config: ImprovementConfig,
     calendar: FiscalCalendar,
+    carried: Iterable[tuple[str, str]] = (),
+    room: int | None = None,
 ) -> list[store.Initiative]:
-    """The cycle's top-priority initiatives, one per capability x dimension below target,
-    ranked by `config.priority` (ties in catalogue order)."""
+    """The cycle's top-priority initiatives, `room` of them (default `backlog_size`), one
+    per capability x dimension below target that no initiative carried over from an
+    earlier cycle already lifts, ranked by `config.priority` (ties in catalogue order)."""
     order = {
         (c.id, d.id): n
         for n, (c, d) in enumerate((c, d) for c in catalog.capabilities for d in catalog.dimensions)
     }
-    due = cycle_id
-    for _ in range(config.due_in_cycles):
-        due = calendar.next(due)
+    taken = set(carried)
+    due = calendar.shifted(cycle_id, config.due_in_cycles)
     candidates = []
     for (capability, dimension), cell in cells(scores).items():
-        if cell.gap <= 0:
+        if cell.gap <= 0 or (capability, dimension) in taken:
             continue
         area_id = catalog.area_of(capability).id
         priority = config.priority(gap=cell.gap, area=area_id, capability=capability)
-        candidates.append((-priority, order[(capability, dimension)], cell, area_id, priority))
+        candidates.append((-priority, order[(capability, dimension)], cell))
     candidates.sort(key=lambda c: (c[0], c[1]))
     return [
         new_initiative(
@@ -112,12 +114,13 @@ def propose_backlog(
             cell=cell,
             target=cell.next_target,
             rank=rank,
-            priority=priority,
-            owner=config.owners.get(area, DEFAULT_OWNER),
+            config=config,
             due_cycle=due,
             catalog=catalog,
         )
-        for rank, (_, _, cell, area, priority) in enumerate(candidates[: config.backlog_size], 1)
+        for rank, (_, _, cell) in enumerate(
+            candidates[: config.backlog_size if room is None else room], 1
+        )
     ]
 
 
@@ -127,18 +130,18 @@ def new_initiative(
     cell: Cell,
     target: int,
     rank: int,
-    priority: float,
-    owner: str,
+    config: ImprovementConfig,
     due_cycle: str,
     catalog: Catalog,
-    linked_projects: Sequence[str] = (),
-    status: str = "proposed",
+    owner: str | None = None,
 ) -> store.Initiative:
-    """An initiative to lift `cell` to `target`, titled with the units below it and
-    guided by the next level's rules the lowest unit does not pass."""
+    """An initiative to lift `cell` to `target`, titled with the units below it, guided by
+    the next level's rules the lowest unit does not pass, owned and approved by its area's
+    defaults unless `owner` is given."""
     lowest = cell.lowest if cell.scores else None
     below = cell.units_below(target)
     dimension_name = next(d.name for d in catalog.dimensions if d.id == cell.dimension)
+    area = catalog.area_of(cell.capability).id
     guidance = (
         [
             f"{g.text}: {g.improve}" if g.improve else g.text
@@ -147,45 +150,125 @@ def new_initiative(
         if lowest
         else []
     )
-    return store.Initiative(
+    initiative = store.Initiative(
         id=initiative_id(cycle_id, cell.capability, cell.dimension),
         cycle_id=cycle_id,
         rank=rank,
-        priority=priority,
+        priority=0.0,
         capability=cell.capability,
         dimension=cell.dimension,
         level=lowest.level if lowest else None,
         target_level=target,
         gap=round(cell.gap, 3),
-        owner=owner,
+        owner=owner or config.owners.get(area, DEFAULT_OWNER),
+        approver=config.approvers.get(area, DEFAULT_OWNER),
         due_cycle=due_cycle,
-        linked_projects=list(linked_projects),
-        status=status,
+        linked_projects=[],
+        status=InitiativeStatus.PROPOSED,
         title=(
             f"{catalog.capability(cell.capability).name}, {dimension_name.lower()}: "
             f"lift {', '.join(below) or 'every unit'} to level {target}"
         ),
         guidance=guidance,
     )
+    return reprioritised(initiative, config=config, catalog=catalog)
+
+
+def expected_gain(initiative: store.Initiative) -> float:
+    """The PMO's estimate of the levels it lifts the cell by, or its target's step."""
+    if initiative.expected_gain is not None:
+        return initiative.expected_gain
+    return float(max(initiative.target_level - (initiative.level or 1), 1))
+
+
+def reprioritised(
+    initiative: store.Initiative, *, config: ImprovementConfig, catalog: Catalog
+) -> store.Initiative:
+    """The initiative with its priority, and the priority's terms, from its gap, expected
+    gain and effort estimate."""
+    terms = config.priority_of(
+        gap=initiative.gap,
+        area=catalog.area_of(initiative.capability).id,
+        capability=initiative.capability,
+        expected_gain=expected_gain(initiative),
+        effort_days=initiative.effort_days,
+    )
+    initiative.priority = terms.score
+    initiative.priority_basis = terms.basis
+    return initiative
+
+
+def decision(
+    initiative: store.Initiative, cycle_id: str, *, decided: str, actor: str, reason: str
+) -> store.InitiativeDecision:
+    return store.InitiativeDecision(
+        initiative_id=initiative.id, cycle_id=cycle_id, decision=decided, actor=actor, reason=reason
+    )
 
 
 def build_backlog(
-    *, engine: sa.Engine, cycle_id: str, catalog: Catalog, settings: Settings
+    *, engine: sa.Engine, cycle_id: str, catalog: Catalog, settings: Settings, actor: str
 ) -> list[store.Initiative]:
-    """Propose and store the cycle's backlog, unless it already has one."""
+    """Propose and store the cycle's backlog, unless it already has one: the open
+    initiatives of earlier cycles carried over (in flight, overdue, or deferred and so
+    proposed again), and new proposals for the cells none of them lifts, as many as the
+    initiatives in flight leave room for in `backlog_size`."""
     config = load_config(catalog=catalog, home=settings.resolved_home)
-    existing = store.backlog_of(engine=engine, cycle_id=cycle_id)
-    if existing:
-        return existing
-    backlog = propose_backlog(
+    if store.own_initiatives(engine=engine, cycle_id=cycle_id):
+        return store.backlog_of(engine=engine, cycle_id=cycle_id)
+    carried, decisions = carry_over(
+        engine=engine, cycle_id=cycle_id, config=config, calendar=settings.calendar, actor=actor
+    )
+    in_flight = sum(1 for i in carried if InitiativeStatus(i.status).in_flight)
+    proposed = propose_backlog(
         cycle_id=cycle_id,
         scores=store.scores_of(engine=engine, cycle_id=cycle_id),
         catalog=catalog,
         config=config,
         calendar=settings.calendar,
+        carried=[(i.capability, i.dimension) for i in carried],
+        room=max(config.backlog_size - in_flight, 0),
     )
-    store.save_initiatives(engine=engine, initiatives=backlog)
-    return backlog
+    # stable: proposals keep their catalogue order among equals, carried ones come after
+    ordered = sorted((*proposed, *carried), key=lambda i: -i.priority)
+    for rank, initiative in enumerate(ordered, 1):
+        initiative.rank = rank
+    store.save_initiatives(engine=engine, initiatives=ordered, decisions=decisions)
+    return store.backlog_of(engine=engine, cycle_id=cycle_id)
+
+
+def carry_over(
+    *,
+    engine: sa.Engine,
+    cycle_id: str,
+    config: ImprovementConfig,
+    calendar: FiscalCalendar,
+    actor: str,
+) -> tuple[list[store.Initiative], list[store.InitiativeDecision]]:
+    """The earlier cycles' open initiatives, carried into this cycle's backlog with their
+    owner, links and history: in flight and overdue ones as they are; a deferred one
+    proposed again, due as many quarters after this cycle as it was after its own."""
+    carried, decisions = [], []
+    now = store.utcnow()
+    for initiative in store.all_initiatives(engine=engine, up_to=calendar.previous(cycle_id)):
+        status = InitiativeStatus(initiative.status)
+        if not status.carried or cycle_id in initiative.carried_into:
+            continue
+        since = initiative.carried_into[-1] if initiative.carried_into else initiative.cycle_id
+        if status is InitiativeStatus.DEFERRED:
+            span = max(calendar.quarters_between(since, initiative.due_cycle), 1)
+            initiative.due_cycle = calendar.shifted(cycle_id, span)
+            initiative.status = InitiativeStatus.PROPOSED
+            why = f"deferred in {since}; proposed again, due {initiative.due_cycle}"
+        elif status is InitiativeStatus.OVERDUE:
+            why = f"overdue since {initiative.due_cycle}: approve a later due cycle, or drop it"
+        else:
+            why = f"in flight since {initiative.approved_in}, due {initiative.due_cycle}"
+        initiative.carried_into = [*initiative.carried_into, cycle_id]
+        initiative.updated_at = now
+        carried.append(initiative)
+        decisions.append(decision(initiative, cycle_id, decided="carried", actor=actor, reason=why))
+    return carried, decisions
 
 
 @dataclass(frozen=True)
@@ -193,11 +276,14 @@ class BacklogImport:
     updated: int
     added: int
     dropped: int
+    decided: int  # decisions recorded (approve, defer, drop), each with who and why
     untouched: tuple[str, ...]  # initiatives the file did not list: left as they were
 
     @property
     def summary(self) -> str:
         text = f"{self.updated} initiatives updated, {self.added} added, {self.dropped} dropped"
+        if self.decided:
+            text += f", {self.decided} decisions recorded"
         if self.untouched:
             text += f"; not in the file, left as they were: {', '.join(self.untouched)}"
         return text
@@ -210,7 +296,7 @@ def export_backlog(*, engine: sa.Engine, cycle_id: str, path: Path) -> int:
             f"{cycle_id} has no backlog yet: it is proposed when the cycle is scored "
             "(`btm status` shows its phase)"
         )
-    write_backlog(backlog, path)
+    write_backlog(backlog, path, cycle_id=cycle_id)
     return len(backlog)
 
 
@@ -232,35 +318,47 @@ def import_backlog(
     edits = read_backlog(
         path, _backlog_context(engine, cycle_id, existing, catalog=catalog, settings=settings)
     )
-    problems = _refused(
-        edits, path, grid=grid, existing=existing, in_design=current.phase == Phase.DESIGN
-    )
+    problems = _refused(edits, path, grid=grid)
     if problems:
         raise InitiativeFileError(path, problems)
     added = dropped = 0
-    changed = []
+    changed, decisions = [], []
     now = store.utcnow()
     for edit in edits:
         initiative = existing[edit.id] if edit.id is not None else None
+        decided = edit.decides(initiative)
         if initiative is None:
             cell = grid.get((edit.capability, edit.dimension)) or Cell(
                 edit.capability, edit.dimension, ()
             )
-            area = catalog.area_of(edit.capability).id
             initiative = new_initiative(
                 cycle_id=cycle_id,
                 cell=cell,
                 target=edit.target_level,
                 rank=edit.rank or len(existing) + added + 1,
-                priority=config.priority(gap=cell.gap, area=area, capability=edit.capability),
+                config=config,
                 owner=edit.owner,
                 due_cycle=edit.due_cycle,
                 catalog=catalog,
             )
             added += 1
         dropped += edit.status == InitiativeStatus.DROPPED != initiative.status
-        changed.append(_edited(initiative, edit, now))
-    store.save_initiatives(engine=engine, initiatives=changed)
+        if decided and edit.status == InitiativeStatus.APPROVED:
+            initiative.approved_in = initiative.approved_in or cycle_id  # first approved in
+        if decided and InitiativeStatus(edit.status).decided_by_pmo:
+            decisions.append(
+                decision(
+                    initiative,
+                    cycle_id,
+                    decided=edit.status,
+                    actor=edit.decided_by,
+                    reason=edit.decision_reason,
+                )
+            )
+        changed.append(
+            reprioritised(_edited(initiative, edit, now), config=config, catalog=catalog)
+        )
+    store.save_initiatives(engine=engine, initiatives=changed, decisions=decisions)
     ordered = sorted(
         store.backlog_of(engine=engine, cycle_id=cycle_id),
         key=lambda i: (i.rank, -i.priority, i.id),
@@ -269,7 +367,7 @@ def import_backlog(
         initiative.rank = rank
     store.save_initiatives(engine=engine, initiatives=ordered)
     untouched = tuple(sorted(set(existing) - {e.id for e in edits if e.id}))
-    return BacklogImport(len(edits) - added, added, dropped, untouched)
+    return BacklogImport(len(edits) - added, added, dropped, len(decisions), untouched)
 
 
 def _backlog_context(
@@ -300,12 +398,10 @@ def _refused(
     path: Path,
     *,
     grid: Mapping[tuple[str, str], Cell],
-    existing: Mapping[str, store.Initiative],
-    in_design: bool,
 ) -> list[str]:
     """What the rows ask that the cycle cannot take: a new initiative aiming no higher
-    than its cell already is, or an approval outside the PMO's gate."""
-    problems = [
+    than its cell already is."""
+    return [
         problem_at(
             path,
             e.row,
@@ -318,20 +414,6 @@ def _refused(
         and (e.capability, e.dimension) in grid
         and e.target_level <= (grid[(e.capability, e.dimension)].lowest.level or 0)
     ]
-    if in_design:
-        problems += [
-            problem_at(
-                path,
-                e.row,
-                "status",
-                "approved is given by the PMO's gate, `btm cycle advance`; write proposed "
-                "or dropped",
-            )
-            for e in edits
-            if e.status == InitiativeStatus.APPROVED
-            and (e.id is None or existing[e.id].status != InitiativeStatus.APPROVED)
-        ]
-    return problems
 
 
 def _edited(initiative: store.Initiative, edit: InitiativeEdit, now: datetime) -> store.Initiative:
@@ -342,5 +424,9 @@ def _edited(initiative: store.Initiative, edit: InitiativeEdit, now: datetime) -
     initiative.linked_projects = list(edit.linked_projects)
     initiative.status = edit.status
     initiative.rank = edit.rank or initiative.rank
+    initiative.approver = edit.approver
+    initiative.cost_estimate = edit.cost_estimate
+    initiative.effort_days = edit.effort_days
+    initiative.expected_gain = edit.expected_gain
     initiative.updated_at = now
     return initiative

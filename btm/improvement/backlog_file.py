@@ -7,10 +7,15 @@ the whole file, listing every problem by row and column, when any row is wrong.
 
 Both formats carry the columns of `COLUMNS`, in that order. The PMO may edit `owner`,
 `target_level` (1 to 5, above the initiative's current level), `due_cycle` (a later
-quarter), `linked_projects` (project ids), `status` (proposed, approved or dropped) and
-`rank` (1 = first; may be left empty). `id`, `priority`, `capability`, `dimension`,
-`level`, `title` and `guidance` are shown for context and ignored on import, except that
-a row's capability and dimension must still be its initiative's. A row with an empty id
+quarter), `linked_projects` (project ids), `status`, `approver`, `cost_estimate`,
+`effort_days` (person-days), `expected_gain` (levels) and `rank` (1 = first; may be left
+empty). A status is the PMO's decision: approved, deferred or dropped, each with
+`decided_by` and `decision_reason` (who and why; written empty on export, since they
+belong to the change). Done and overdue are the review's, never written by hand.
+`id`, `priority`, `capability`, `dimension`, `level`, `title`, `guidance` and
+`priority_basis` are shown for context and ignored on import, except that a row's
+capability and dimension must still be its initiative's. The decision and estimate
+columns may be left out: the stored values then stay. A row with an empty id
 adds an initiative: it gives capability, dimension, target_level, owner and due_cycle,
 and its status, when empty, is proposed. One initiative per capability x dimension in a
 cycle. To drop an initiative, set its status to dropped rather than deleting its row.
@@ -47,6 +52,7 @@ from btm import store
 from btm.errors import BtmError, ConfigurationError
 from btm.evidence.files import canonical_header
 from btm.fiscal import FiscalCalendar
+from btm.vocabulary import InitiativeStatus
 
 COLUMNS = (
     "id",
@@ -60,13 +66,34 @@ COLUMNS = (
     "due_cycle",
     "linked_projects",
     "status",
+    "decided_by",
+    "decision_reason",
+    "approver",
+    "cost_estimate",
+    "effort_days",
+    "expected_gain",
     "title",
     "guidance",
+    "priority_basis",
 )
-EDITABLE = ("owner", "target_level", "due_cycle", "linked_projects", "status", "rank")
-CONTEXT_ONLY = ("priority", "level", "title", "guidance")
-REQUIRED = tuple(c for c in COLUMNS if c not in CONTEXT_ONLY)
-STATUSES = ("proposed", "approved", "dropped")
+ESTIMATES = ("approver", "cost_estimate", "effort_days", "expected_gain")
+DECISION = ("decided_by", "decision_reason")
+EDITABLE = (
+    "owner",
+    "target_level",
+    "due_cycle",
+    "linked_projects",
+    "status",
+    *DECISION,
+    *ESTIMATES,
+    "rank",
+)
+CONTEXT_ONLY = ("priority", "level", "title", "guidance", "priority_basis")
+OPTIONAL = (*CONTEXT_ONLY, *DECISION, *ESTIMATES)  # a file without them still imports
+REQUIRED = tuple(c for c in COLUMNS if c not in OPTIONAL)
+STATUSES = tuple(InitiativeStatus)
+DECISIONS = tuple(s for s in InitiativeStatus if s.decided_by_pmo)
+WRITABLE = (InitiativeStatus.PROPOSED, *DECISIONS)  # done and overdue are the review's
 FORMATS = (".csv", ".yaml", ".yml")
 PROJECT_JOINER = "; "
 GUIDANCE_JOINER = " | "
@@ -109,6 +136,17 @@ class InitiativeEdit:
     status: str
     rank: int | None
     row: int
+    approver: str | None = None
+    cost_estimate: float | None = None
+    effort_days: float | None = None
+    expected_gain: float | None = None
+    decided_by: str = ""
+    decision_reason: str = ""
+
+    def decides(self, stored: store.Initiative | None) -> bool:
+        """True when the row changes the initiative's status (or adds it decided)."""
+        before = stored.status if stored is not None else InitiativeStatus.PROPOSED
+        return self.status != before
 
 
 @dataclass(frozen=True)
@@ -127,8 +165,11 @@ class BacklogContext:
 # writing ------------------------------------------------------------------------------
 
 
-def write_backlog(initiatives: Sequence[store.Initiative], path: Path) -> None:
-    """Write the initiatives, in rank order, as CSV or YAML by the path's suffix."""
+def write_backlog(
+    initiatives: Sequence[store.Initiative], path: Path, *, cycle_id: str | None = None
+) -> None:
+    """Write the backlog of `cycle_id` (by default, the one cycle the initiatives belong
+    to), in rank order, as CSV or YAML by the path's suffix."""
     writer = _WRITERS.get(path.suffix.lower())
     if writer is None:
         raise InitiativeFileError(
@@ -139,16 +180,20 @@ def write_backlog(initiatives: Sequence[store.Initiative], path: Path) -> None:
             ],
         )
     cycles = sorted({i.cycle_id for i in initiatives})
-    if len(cycles) > 1:
+    if cycle_id is None and len(cycles) == 1:
+        cycle_id = cycles[0]
+    elsewhere = sorted({i.cycle_id for i in initiatives if not i.in_backlog_of(cycle_id or "")})
+    if initiatives and elsewhere:
         raise InitiativeFileError(
             path,
             [
-                f"the initiatives belong to cycles {', '.join(cycles)}; a backlog file holds "
-                "one cycle's initiatives: export each cycle to its own file"
+                f"the initiatives belong to the backlogs of cycles {', '.join(elsewhere)}"
+                f"{f' as well as {cycle_id}' if cycle_id else ''}; a backlog file holds one "
+                "cycle's backlog: export each cycle to its own file"
             ],
         )
     ordered = sorted(initiatives, key=lambda i: (i.rank, i.id))
-    content = writer([_fields(i) for i in ordered], cycles[0] if cycles else None)
+    content = writer([_fields(i) for i in ordered], cycle_id)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         # the byte-order mark tells Excel the CSV is UTF-8, where it would assume ANSI
@@ -173,8 +218,15 @@ def _fields(initiative: store.Initiative) -> dict[str, Any]:
         "due_cycle": initiative.due_cycle,
         "linked_projects": list(initiative.linked_projects),
         "status": initiative.status,
+        "decided_by": None,
+        "decision_reason": None,
+        "approver": initiative.approver,
+        "cost_estimate": initiative.cost_estimate,
+        "effort_days": initiative.effort_days,
+        "expected_gain": initiative.expected_gain,
         "title": initiative.title,
         "guidance": list(initiative.guidance),
+        "priority_basis": initiative.priority_basis,
     }
 
 
@@ -214,10 +266,17 @@ def _yaml_header(cycle: str | None) -> str:
 #   target_level     1 to 5, above the initiative's current level
 #   due_cycle        a later quarter, e.g. 2026-Q4
 #   linked_projects  a list of project ids of the latest accepted evidence
-#   status           proposed, approved or dropped
+#   status           your decision: approved, deferred or dropped (or proposed)
+#   decided_by       who decided, when the status changes
+#   decision_reason  why, when the status changes
+#   approver         who approves it (its sponsor)
+#   cost_estimate    the estimated cost, in currency
+#   effort_days      the estimated effort in person-days (weighs on the priority)
+#   expected_gain    the levels it is expected to lift the cell by (weighs on it too)
 #   rank             1 = first; may be left empty
-# id, priority, capability, dimension, level, title and guidance are shown for context
-# and ignored on import (capability and dimension must stay the initiative's own).
+# done and overdue are set by the review at each scoring. id, priority, capability,
+# dimension, level, title, guidance and priority_basis are shown for context and
+# ignored on import (capability and dimension must stay the initiative's own).
 # To add an initiative, add an entry with an empty id giving capability, dimension,
 # target_level, owner and due_cycle (status defaults to proposed); one initiative per
 # capability and dimension. To drop one, set its status to dropped: keep its entry.
@@ -368,7 +427,7 @@ def _check_header(header: list[str], row: int, path: Path) -> None:
         problems.append(
             f"row {row}: missing column{'s' if len(missing) > 1 else ''} "
             f"{', '.join(missing)}{meant}; a backlog's columns are {', '.join(COLUMNS)}, "
-            f"of which {', '.join(CONTEXT_ONLY)} may be left out"
+            f"of which {', '.join(OPTIONAL)} may be left out"
         )
     if problems:
         raise InitiativeFileError(path, problems)
@@ -439,6 +498,7 @@ class _Row:
     linked_projects: tuple[str, ...]
     status: str | None
     rank: int | None
+    estimates: Estimates
 
     def edit(self) -> InitiativeEdit | None:
         if (
@@ -461,7 +521,26 @@ class _Row:
             status=self.status,
             rank=self.rank,
             row=self.entry.row,
+            approver=self.estimates.approver,
+            cost_estimate=self.estimates.cost_estimate,
+            effort_days=self.estimates.effort_days,
+            expected_gain=self.estimates.expected_gain,
+            decided_by=self.estimates.decided_by,
+            decision_reason=self.estimates.decision_reason,
         )
+
+
+@dataclass(frozen=True)
+class Estimates:
+    """A row's approver, estimates and decision: the stored values where a column is
+    left out of the file."""
+
+    approver: str | None
+    cost_estimate: float | None
+    effort_days: float | None
+    expected_gain: float | None
+    decided_by: str
+    decision_reason: str
 
 
 @dataclass
@@ -561,19 +640,42 @@ class _RowCheck:
 
     def row(self) -> _Row:
         # problems are listed in the order of these checks
+        capability, dimension = self._capability(), self._dimension()
+        target_level, owner = self._target_level(), self._owner()
+        due_cycle, linked_projects = self._due_cycle(), self._linked_projects()
+        status = self._status()
+        self._check_reapproval(status, due_cycle)
         return _Row(
             entry=self.entry,
             id=self.stored.id if self.stored is not None else None,
             new=self.new,
-            capability=self._capability(),
-            dimension=self._dimension(),
-            target_level=self._target_level(),
-            owner=self._owner(),
-            due_cycle=self._due_cycle(),
-            linked_projects=self._linked_projects(),
-            status=self._status(),
+            capability=capability,
+            dimension=dimension,
+            target_level=target_level,
+            owner=owner,
+            due_cycle=due_cycle,
+            linked_projects=linked_projects,
+            status=status,
             rank=self._rank(),
+            estimates=self._estimates(status),
         )
+
+    def _check_reapproval(self, status: str | None, due_cycle: str | None) -> None:
+        """An overdue initiative approved again is given a later due cycle."""
+        stored = self.stored
+        if (
+            stored is not None
+            and stored.status == InitiativeStatus.OVERDUE
+            and status == InitiativeStatus.APPROVED
+            and due_cycle is not None
+            and due_cycle <= self.context.cycle_id
+        ):
+            later = self.context.calendar.next(self.context.cycle_id)
+            self._problem(
+                "due_cycle",
+                f"{due_cycle} has passed: {stored.id} is overdue, and approving it again "
+                f"means a later due cycle, e.g. {later}",
+            )
 
     def _problem(self, column: str, text: str) -> None:
         self.found.append(self.entry.problem(column, text))
@@ -679,6 +781,8 @@ class _RowCheck:
         if not given:
             self._problem("due_cycle", f"empty; write the quarter the initiative is due, {example}")
             return None
+        if self.stored is not None and given == self.stored.due_cycle:
+            return given  # a carried initiative keeps its due cycle, even one passed
         try:
             self.context.calendar.parse(given)
         except ConfigurationError:
@@ -719,19 +823,82 @@ class _RowCheck:
 
     def _status(self) -> str | None:
         given = _text(self.entry.values.get("status"))
+        decisions = _either(DECISIONS)
         if not given and self.new:
-            return STATUSES[0]  # a new initiative is proposed
+            return InitiativeStatus.PROPOSED  # a new initiative is proposed
         if not given:
-            self._problem("status", f"empty; write {_either(STATUSES)}")
+            self._problem("status", f"empty; write {_either(WRITABLE)}")
             return None
         status = _one_of(given, STATUSES)
         if status is None:
             self._problem(
                 "status",
                 f"{given!r} is not a status{_did_you_mean(given, STATUSES)}; "
-                f"write {_either(STATUSES)}",
+                f"write {_either(WRITABLE)}",
             )
+            return None
+        before = InitiativeStatus(self.stored.status) if self.stored else None
+        if status == before:
+            return status
+        refusal = _refused_change(before, InitiativeStatus(status))
+        if refusal:
+            self._problem("status", f"{status}, but {refusal}; write {decisions}")
+            return None
         return status
+
+    def _estimates(self, status: str | None) -> Estimates:
+        stored = self.stored
+        decided = status is not None and InitiativeStatus(status).decided_by_pmo
+        changed = self.stored is None or status != self.stored.status
+        decided_by = self._said("decided_by", needed=decided and changed)
+        reason = self._said("decision_reason", needed=decided and changed)
+        return Estimates(
+            approver=self._approver(stored),
+            cost_estimate=self._amount("cost_estimate", stored, most=None),
+            effort_days=self._amount("effort_days", stored, most=None),
+            expected_gain=self._amount(
+                "expected_gain", stored, most=float(self.context.levels[-1] - 1)
+            ),
+            decided_by=decided_by,
+            decision_reason=reason,
+        )
+
+    def _said(self, column: str, *, needed: bool) -> str:
+        said = _text(self.entry.values.get(column))
+        if needed and not said:
+            what = "who decided" if column == "decided_by" else "why"
+            self._problem(
+                column,
+                f"empty; a change of status is a decision: write {what} (the row's status "
+                "says what was decided)",
+            )
+        return said
+
+    def _kept(self, column: str, stored: store.Initiative | None) -> Any:
+        """The stored value of a column the file leaves out."""
+        return getattr(stored, column) if stored is not None else None
+
+    def _approver(self, stored: store.Initiative | None) -> str | None:
+        if "approver" not in self.entry.values:
+            return self._kept("approver", stored)
+        return _text(self.entry.values["approver"]) or None
+
+    def _amount(self, column: str, stored: store.Initiative | None, *, most: float | None) -> Any:
+        """A number from 0 (to `most`), None for an empty cell, or the stored value when
+        the file leaves the column out."""
+        if column not in self.entry.values:
+            return self._kept(column, stored)
+        text = _text(self.entry.values[column])
+        if not text:
+            return None
+        number = _number(text)
+        highest = "" if most is None else f" to {most:g}"
+        if number is None or number < 0 or (most is not None and number > most):
+            self._problem(
+                column, f"{text!r} is not a number from 0{highest}; write one, or leave it empty"
+            )
+            return None
+        return number
 
     def _rank(self) -> int | None:
         value = self.entry.values.get("rank")
@@ -768,6 +935,31 @@ def _whole(value: Any) -> int | None:
         return value
     text = _text(value)
     return int(text) if _WHOLE.fullmatch(text) else None
+
+
+def _number(text: str) -> float | None:
+    """A plain decimal number (`12`, `12.5`, `1 200`, `12,5`), None for anything else."""
+    cleaned = text.replace(" ", "").replace("_", "")
+    if cleaned.count(",") == 1 and "." not in cleaned:
+        cleaned = cleaned.replace(",", ".")  # a decimal comma
+    try:
+        number = float(cleaned)
+    except ValueError:
+        return None
+    return number if number == number and abs(number) != float("inf") else None
+
+
+def _refused_change(before: InitiativeStatus | None, after: InitiativeStatus) -> str:
+    """Why a status cannot go from `before` to `after`, or "" when it can."""
+    if after in (InitiativeStatus.DONE, InitiativeStatus.OVERDUE):
+        return f"{after} is set by the review at each scoring, not by hand"
+    if before is InitiativeStatus.DONE:
+        return "it is done, judged by a review; add a new initiative for a further step"
+    if before is not None and before.in_flight and after is InitiativeStatus.PROPOSED:
+        return "it is approved and in flight: drop it, or move its due_cycle"
+    if before is not None and before.in_flight and after is InitiativeStatus.DEFERRED:
+        return "it is approved and in flight, not deferred: drop it, or move its due_cycle"
+    return ""
 
 
 def _one_of(given: str, allowed: Sequence[str]) -> str | None:

@@ -6,6 +6,7 @@ BTM_HOME).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
@@ -36,6 +37,25 @@ class PulseRules(BaseModel):
     stale_update_days: int = Field(ge=1)
 
 
+@dataclass(frozen=True)
+class Priority:
+    """An initiative's priority, gap x value / effort, with its terms."""
+
+    gap: float  # levels to go, the mean over the units
+    value: float  # expected gain x area weight x (1 + dependency weight x dependents)
+    effort: float  # 1 + estimated person-days / effort_scale_days; 1 when not estimated
+    estimated: bool  # whether the effort was estimated
+
+    @property
+    def score(self) -> float:
+        return round(self.gap * self.value / self.effort, 3)
+
+    @property
+    def basis(self) -> str:
+        effort = f"{self.effort:.2f}" if self.estimated else "1 (not estimated)"
+        return f"gap {self.gap:.2f} x value {self.value:.2f} / effort {effort}"
+
+
 class ImprovementConfig(BaseModel):
     """btm/data/improvement.yaml, with the PMO's top-level keys laid over it."""
 
@@ -44,8 +64,10 @@ class ImprovementConfig(BaseModel):
     backlog_size: int = Field(ge=1)
     dependency_weight: float = Field(ge=0)
     due_in_cycles: int = Field(ge=1)
+    effort_scale_days: float = Field(gt=0)
     area_weights: dict[str, float]
     owners: dict[str, str]
+    approvers: dict[str, str]
     depends_on: dict[str, list[str]]
     pulse: PulseRules
 
@@ -67,10 +89,26 @@ class ImprovementConfig(BaseModel):
             counts[capability] = len(seen)
         return counts
 
-    def priority(self, *, gap: float, area: str, capability: str) -> float:
+    def priority_of(
+        self,
+        *,
+        gap: float,
+        area: str,
+        capability: str,
+        expected_gain: float = 1.0,
+        effort_days: float | None = None,
+    ) -> Priority:
+        """The priority's terms: how far the cell is behind, what lifting it is worth and
+        what it costs to lift, as `improvement.yaml` explains them."""
         dependents = self.dependents.get(capability, 0)
         weight = self.area_weights.get(area, 1.0)
-        return round(gap * weight * (1 + self.dependency_weight * dependents), 3)
+        value = expected_gain * weight * (1 + self.dependency_weight * dependents)
+        effort = 1.0 if effort_days is None else 1 + effort_days / self.effort_scale_days
+        return Priority(round(gap, 3), round(value, 3), round(effort, 3), effort_days is not None)
+
+    def priority(self, *, gap: float, area: str, capability: str) -> float:
+        """The priority of a proposal: one level's gain, its effort not yet estimated."""
+        return self.priority_of(gap=gap, area=area, capability=capability).score
 
 
 def load_config(*, catalog: Catalog, home: Path | None = None) -> ImprovementConfig:
@@ -102,7 +140,12 @@ def load_config(*, catalog: Catalog, home: Path | None = None) -> ImprovementCon
                 raise ConfigurationError(
                     f"{where}: depends_on names {name!r}, not a capability of the catalogue"
                 )
-    for section, keys in (("area_weights", config.area_weights), ("owners", config.owners)):
+    named = (
+        ("area_weights", config.area_weights),
+        ("owners", config.owners),
+        ("approvers", config.approvers),
+    )
+    for section, keys in named:
         for key in keys:
             if key not in areas:
                 raise ConfigurationError(

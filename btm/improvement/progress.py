@@ -12,11 +12,11 @@ import sqlalchemy as sa
 from btm import store
 from btm.catalog import Catalog
 from btm.errors import BtmError
-from btm.improvement.backlog import build_backlog
+from btm.improvement.backlog import build_backlog, decision
 from btm.improvement.phases import PHASES, move_to_phase
-from btm.improvement.review import improve_cycle
+from btm.improvement.review import improve_cycle, judge_initiatives
 from btm.settings import Settings
-from btm.vocabulary import Phase
+from btm.vocabulary import InitiativeStatus, Phase
 
 
 @dataclass(frozen=True)
@@ -48,14 +48,18 @@ class Progress:
 def after_assessment(
     *, engine: sa.Engine, cycle_id: str, catalog: Catalog, settings: Settings, actor: str
 ) -> Progress:
-    """Move the cycles on once `cycle_id` is scored: it goes to design with its proposed
-    backlog, and each earlier cycle that was executing is improved and closed. Earlier
+    """Move the cycles on once `cycle_id` is scored: every initiative in flight is judged
+    on its levels, it goes to design with its backlog (the open initiatives carried over,
+    new ones proposed), and each earlier cycle that was executing is improved and closed. Earlier
     cycles still in design stay there and are reported: only the PMO passes that gate."""
     phases = store.cycle_phases(engine=engine)
     designed, backlog = None, 0
+    judge_initiatives(engine=engine, scored=cycle_id, actor=actor)
     if phases.get(cycle_id) is not None and phases[cycle_id].phase == Phase.ASSESS:
         backlog = len(
-            build_backlog(engine=engine, cycle_id=cycle_id, catalog=catalog, settings=settings)
+            build_backlog(
+                engine=engine, cycle_id=cycle_id, catalog=catalog, settings=settings, actor=actor
+            )
         )
         move_to_phase(
             engine=engine,
@@ -78,6 +82,32 @@ def after_assessment(
             improved.append(earlier)
     waiting = tuple(c for c, p in phases.items() if c < cycle_id and p.phase == Phase.DESIGN)
     return Progress(designed, backlog, tuple(improved), waiting)
+
+
+def approve_at_gate(*, engine: sa.Engine, cycle_id: str, actor: str, reason: str) -> None:
+    """The PMO's gate: every initiative of the backlog still proposed is approved, each
+    decision recorded; those the PMO decided one by one stay as decided."""
+    backlog = store.backlog_of(engine=engine, cycle_id=cycle_id)
+    executable = (InitiativeStatus.PROPOSED, InitiativeStatus.APPROVED, InitiativeStatus.OVERDUE)
+    if not any(i.status in executable for i in backlog):
+        raise BtmError(
+            f"{cycle_id} has no initiative to execute: import a backlog with "
+            f"`btm initiatives import --cycle {cycle_id} FILE` first"
+        )
+    proposed = [i for i in backlog if i.status == InitiativeStatus.PROPOSED]
+    now = store.utcnow()
+    for initiative in proposed:
+        initiative.status = InitiativeStatus.APPROVED
+        initiative.approved_in = cycle_id
+        initiative.updated_at = now
+    store.save_initiatives(
+        engine=engine,
+        initiatives=proposed,
+        decisions=[
+            decision(i, cycle_id, decided="approved", actor=actor, reason=f"at the gate: {reason}")
+            for i in proposed
+        ],
+    )
 
 
 def advance(
@@ -108,20 +138,11 @@ def advance(
                 f"{cycle_id} is not scored yet; run `btm run --cycle {cycle_id}` before "
                 "designing its backlog"
             )
-        build_backlog(engine=engine, cycle_id=cycle_id, catalog=catalog, settings=settings)
+        build_backlog(
+            engine=engine, cycle_id=cycle_id, catalog=catalog, settings=settings, actor=actor
+        )
     if phase == Phase.DESIGN:
-        backlog = [
-            i for i in store.backlog_of(engine=engine, cycle_id=cycle_id) if i.status != "dropped"
-        ]
-        if not backlog:
-            raise BtmError(
-                f"{cycle_id} has no initiative to execute: import a backlog with "
-                f"`btm initiatives import --cycle {cycle_id} FILE` first"
-            )
-        for initiative in backlog:
-            initiative.status = "approved"
-            initiative.updated_at = store.utcnow()
-        store.save_initiatives(engine=engine, initiatives=backlog)
+        approve_at_gate(engine=engine, cycle_id=cycle_id, actor=actor, reason=reason)
     if phase in (Phase.EXECUTE, Phase.IMPROVE):
         if later is None or later.id <= cycle_id:
             raise BtmError(

@@ -15,7 +15,7 @@ from btm.catalog import Catalog
 from btm.improvement.config import REGRESSIONS_SHOWN
 from btm.improvement.phases import waits_for
 from btm.settings import Settings
-from btm.vocabulary import Phase
+from btm.vocabulary import InitiativeStatus, Phase
 
 
 @dataclass(frozen=True)
@@ -29,10 +29,10 @@ class InitiativeLine:
     target_text: str  # "level 2 → 3"
     owner: str
     due_cycle: str
-    status: str  # proposed, approved or dropped
+    status: str  # its InitiativeStatus, and where it was carried from: "approved, from 2026-Q2"
     state: str  # the latest pulse: on track, at risk, off track, done, no evidence; or ""
     progress_text: str  # "62 %" or "–"
-    outcome_text: str  # after the improve review: "reached" or "not yet: <units> below 3"
+    outcome_text: str  # after the review: "reached", "overdue: ...", "in flight, due ..."
     findings: tuple[str, ...]
     projects_text: str  # the linked project ids, or "none linked"
 
@@ -51,21 +51,39 @@ class Improvement:
     regression_count: int  # all of them
 
 
+def status_in_backlog(initiative: store.Initiative, cycle_id: str) -> str:
+    """Its status as the cycle's backlog shows it: "approved, from 2026-Q2" when carried."""
+    if initiative.cycle_id == cycle_id:
+        return initiative.status
+    return f"{initiative.status}, from {initiative.cycle_id}"
+
+
+def span_text(initiative: store.Initiative) -> str:
+    """From the backlog that approved it (or proposed it) to its due cycle."""
+    return f"{initiative.approved_in or initiative.cycle_id} → {initiative.due_cycle}"
+
+
 def _line(
     initiative: store.Initiative,
     *,
     catalog: Catalog,
     pulse: store.InitiativePulse | None,
     outcome: Mapping[str, Any] | None,
+    cycle_id: str,
 ) -> InitiativeLine:
+    below = ", ".join(outcome["units_below"]) if outcome else ""
     if outcome is None:
         outcome_text = ""
     elif outcome["reached"]:
         outcome_text = "reached"
-    else:
+    elif outcome.get("verdict") == InitiativeStatus.OVERDUE:
         outcome_text = (
-            f"not yet: {', '.join(outcome['units_below'])} below {initiative.target_level}"
+            f"overdue: due {initiative.due_cycle}, {below} below {initiative.target_level}"
         )
+    elif outcome.get("verdict") == "in flight":
+        outcome_text = f"in flight, due {initiative.due_cycle}"
+    else:
+        outcome_text = f"not yet: {below} below {initiative.target_level}"
     level = "unknown" if initiative.level is None else str(initiative.level)
     return InitiativeLine(
         rank=initiative.rank,
@@ -75,7 +93,7 @@ def _line(
         target_text=f"level {level} → {initiative.target_level}",
         owner=initiative.owner,
         due_cycle=initiative.due_cycle,
-        status=initiative.status,
+        status=status_in_backlog(initiative, cycle_id),
         state=pulse.state if pulse else "",
         progress_text="–" if pulse is None or pulse.progress is None else f"{pulse.progress:.0f} %",
         outcome_text=outcome_text,
@@ -99,14 +117,17 @@ def report_section(
         [
             i
             for i in store.backlog_of(engine=engine, cycle_id=executed_cycle)
-            if i.status == "approved"
+            if InitiativeStatus(i.status).executed
+            and (i.approved_in or i.cycle_id) <= executed_cycle
         ]
         if executed_cycle
         else []
     )
     review = store.review_of(engine=engine, cycle_id=executed_cycle) if executed_cycle else None
     backlog = [
-        i for i in store.backlog_of(engine=engine, cycle_id=cycle_id) if i.status != "dropped"
+        i
+        for i in store.backlog_of(engine=engine, cycle_id=cycle_id)
+        if i.status != InitiativeStatus.DROPPED
     ]
     pulses = store.pulses_of(engine=engine, initiative_ids=[i.id for i in (*executed, *backlog)])
     history = store.phase_changes(engine=engine, cycle_ids=[cycle_id])
@@ -132,11 +153,18 @@ def report_section(
         else f"{current.phase}, waiting for {waiting}",
         executed_cycle_id=executed_cycle if executed else None,
         executed=tuple(
-            _line(i, catalog=catalog, pulse=pulses.get(i.id), outcome=outcomes.get(i.id))
+            _line(
+                i,
+                catalog=catalog,
+                pulse=pulses.get(i.id),
+                outcome=outcomes.get(i.id),
+                cycle_id=executed_cycle or cycle_id,
+            )
             for i in executed
         ),
         backlog=tuple(
-            _line(i, catalog=catalog, pulse=pulses.get(i.id), outcome=None) for i in backlog
+            _line(i, catalog=catalog, pulse=pulses.get(i.id), outcome=None, cycle_id=cycle_id)
+            for i in backlog
         ),
         backlog_text=backlog_text,
         regressions=regressions,

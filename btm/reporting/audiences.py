@@ -64,6 +64,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from btm.readiness import StateReadiness
+    from btm.reporting.roadmap import Roadmap
     from btm.survey.responses import CampaignStatus
 
 Kind = Literal["pmo", "executive", "area_owner", "business_unit"]
@@ -227,6 +228,7 @@ class AudienceView:
     capabilities_compared: tuple[Comparison, ...]
     traces: tuple[TraceLine, ...]
     self_assessment: SelfAssessment | None = None  # the PMO's and the area owners'
+    roadmap: Roadmap | None = None  # the PMO's: the initiatives over the coming quarters
 
     @property
     def subject(self) -> str:
@@ -481,9 +483,11 @@ def build_view(
     catalog: Catalog,
     campaign: CampaignStatus | None = None,
     readiness: StateReadiness | None = None,
+    roadmap: Roadmap | None = None,
 ) -> AudienceView:
     """One audience's view of the cycle; `campaign` is the cycle's self-assessment
-    campaign (None: it has none), `readiness` the target state's readiness."""
+    campaign (None: it has none), `readiness` the target state's readiness, `roadmap`
+    the cycle's initiatives over the quarters (shown to the PMO)."""
     improvement = report.improvement
     initiatives = (*improvement.executed, *improvement.backlog) if improvement else ()
     low_below = report.low_below
@@ -517,4 +521,5 @@ def build_view(
         capabilities_compared=by_capability,
         traces=trace_lines(scope, catalog, low_below=low_below),
         self_assessment=self_assessment,
+        roadmap=roadmap if audience.kind == "pmo" else None,
     )

@@ -21,9 +21,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import matplotlib
+from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
 from matplotlib.colors import is_color_like, to_hex, to_rgb
@@ -40,6 +41,19 @@ INK = "#222222"
 MUTED = "#666666"
 GRID = "#dddddd"
 BACKGROUND = "#ffffff"
+# An initiative's state on the roadmap (its latest pulse, else its status), from the same
+# colour-blind-safe set; a state not yet approved is drawn as a pale bar in its colour.
+STATE_COLOURS = {
+    "on track": "#009e73",
+    "at risk": "#e69f00",
+    "off track": "#d55e00",
+    "no evidence": "#8c8c8c",
+    "approved": "#56b4e9",
+    "overdue": "#a61b1b",
+    "done": "#0b4f8a",
+    "proposed": "#8c8c8c",
+    "deferred": "#cc79a7",
+}
 
 LEVEL_MIN = 1.0
 LEVEL_MAX = 5.0
@@ -54,6 +68,7 @@ UNKNOWN = "unknown"
 
 TREND_PLOT_HEIGHT = 150
 COMPARISON_ROW_HEIGHT = 28
+ROADMAP_ROW_HEIGHT = 24
 LEGEND_HEIGHT = 48
 NO_DATA_HEIGHT = 96
 TITLE_BAND = 28
@@ -90,6 +105,21 @@ class ComparisonRow:
     reference: float | None
     low: float | None
     high: float | None
+
+
+@dataclass(frozen=True)
+class RoadmapBar:
+    """One initiative across the roadmap's quarters, `start` to `end` (both shown);
+    `overdue_from` on is hatched, `runs_on` ends it with an arrow (it goes on past the
+    last quarter shown), `tentative` draws it pale with a dashed edge (not yet approved)."""
+
+    label: str
+    start: str
+    end: str
+    state: str
+    overdue_from: str | None = None
+    runs_on: bool = False
+    tentative: bool = False
 
 
 def trend_chart(
@@ -394,6 +424,147 @@ def legend_chart(
     return Chart(name, _png(canvas), alt, width, height)
 
 
+def roadmap_chart(
+    quarters: Sequence[str],
+    bars: Sequence[RoadmapBar],
+    *,
+    current: str,
+    title: str = "",
+    name: str = "roadmap",
+    width: int = DEFAULT_WIDTH,
+    colors: Mapping[str, str] = STATE_COLOURS,
+) -> Chart:
+    """One bar per initiative across its quarters, first at the top, coloured by its
+    state; the quarter `current` (the report's) shaded, and its label in bold."""
+    _check_frame(name, width)
+    _check_colors(list(colors.values()))
+    _check_roadmap(quarters, bars, current=current, colors=colors)
+    if not bars:
+        return _no_data_chart(name=name, title=title, width=width)
+
+    alt = _roadmap_alt(quarters, bars, current=current, title=title)
+    at = {quarter: n for n, quarter in enumerate(quarters)}
+    label_font, tick_font, key_font = _font(10.5), _font(9.5), _font(9.5)
+    probe = _probe_renderer()
+    max_label = int(width * 0.35)
+    labels = [_fit(probe, bar.label, label_font, max_label) for bar in bars]
+    left = min(max_label, max(_text_width(probe, label, label_font) for label in labels)) + 14
+    right = 18  # room for the arrow of a bar that runs on
+    plot_width = width - left - right
+
+    shade = _tint(PALETTE[0], 0.12)
+    past_due = any(bar.overdue_from is not None for bar in bars)
+    runs_on = any(bar.runs_on for bar in bars)
+    states = [s for s in colors if any(bar.state == s for bar in bars)]
+    key_labels = [*states]
+    key_labels += ["overdue, from its due cycle"] if past_due else []
+    key_labels += [f"runs on past {quarters[-1]}"] if runs_on else []
+    key_labels.append(f"{current}: this report")
+    key_w = max(_text_width(probe, label, key_font) for label in key_labels)
+    columns = max(1, min(len(key_labels), int((width - 2 * EDGE_PAD) // (key_w + 36))))
+    key_rows = math.ceil(len(key_labels) / columns)
+
+    top = (TITLE_BAND if title else TOP_PAD) + 28  # the quarters' two-line labels on top
+    plot_height = ROADMAP_ROW_HEIGHT * len(bars)
+    key_band = math.ceil(key_rows * 13.5) + 18
+    height = top + plot_height + key_band
+
+    figure, canvas = _figure(width, height)
+    if title:
+        _title(figure, title, width, height)
+    bottom = height - top - plot_height
+    ax = figure.add_axes(_rect(width, height, left=left, right=right, top=top, bottom=bottom))
+    ax.set_facecolor(BACKGROUND)
+    for side in ("top", "right", "bottom"):
+        ax.spines[side].set_visible(False)
+    ax.spines["left"].set_color(MUTED)
+    ax.spines["left"].set_linewidth(0.8)
+    ax.set_xlim(-0.5, len(quarters) - 0.5)
+    ax.set_ylim(len(bars) - 0.5, -0.5)  # first bar at the top
+    ax.set_yticks(
+        range(len(bars)), [_plain(label) for label in labels], fontproperties=label_font, color=INK
+    )
+    ax.tick_params(axis="y", length=0, pad=6)
+
+    # "Q3" over "2026"; every k-th quarter when they would collide, always the report's.
+    year_w = _text_width(probe, "0000", tick_font) + 8
+    step = max(1, math.ceil(len(quarters) * year_w / plot_width))
+    shown = [n for n in range(len(quarters)) if (n - at[current]) % step == 0]
+    ax.xaxis.set_ticks_position("top")
+    ax.set_xticks(shown, [_plain(_quarter_label(quarters[n])) for n in shown])
+    for n, tick in zip(shown, ax.get_xticklabels(), strict=True):
+        tick.set_fontproperties(_font(9.5, bold=True) if n == at[current] else tick_font)
+        tick.set_color(INK if n == at[current] else MUTED)
+    ax.tick_params(axis="x", length=0, pad=4)
+    for n in range(1, len(quarters)):
+        ax.axvline(n - 0.5, color=GRID, linewidth=0.8, zorder=0)
+    ax.axvspan(at[current] - 0.5, at[current] + 0.5, facecolor=shade, edgecolor="none", zorder=0)
+
+    hatch: dict[str, Any] = {"hatch": "////", "hatchcolor": BACKGROUND, "hatch_linewidth": 1.2}
+    arrow: dict[str, Any] = {"linestyle": "none", "marker": ">", "markersize": 6.5, "color": INK}
+    for y, bar in enumerate(bars):
+        first, last = at[bar.start] - 0.42, at[bar.end] + 0.42
+        style = _bar_style(colors[bar.state], tentative=bar.tentative)
+        ax.barh(y, last - first, left=first, height=0.56, zorder=2, **style)
+        if bar.overdue_from is not None:
+            hatched = max(first, at[bar.overdue_from] - 0.5)
+            ax.barh(
+                y, last - hatched, left=hatched, height=0.56, zorder=3, facecolor="none",
+                edgecolor="none", **hatch,
+            )  # fmt: skip
+        if bar.runs_on:
+            ax.plot([last + 0.02], [y], clip_on=False, zorder=4, **arrow)
+
+    # the key draws each state as its bars are drawn
+    tentative = {bar.state: bar.tentative for bar in bars}
+    key: list[Artist] = [
+        Patch(label=_plain(state), **_bar_style(colors[state], tentative=tentative[state]))
+        for state in states
+    ]
+    if past_due:
+        key.append(
+            Patch(facecolor=MUTED, edgecolor="none", label=_plain(key_labels[len(states)]), **hatch)
+        )
+    if runs_on:
+        key.append(Line2D([], [], label=_plain(key_labels[-2]), **arrow))
+    key.append(Patch(facecolor=shade, edgecolor=GRID, linewidth=0.8, label=_plain(key_labels[-1])))
+    figure.legend(
+        handles=key,
+        loc="upper left",
+        bbox_to_anchor=(EDGE_PAD / width, (key_band - 10) / height),
+        ncols=columns,
+        frameon=False,
+        prop=key_font,
+        handlelength=1.6,
+        handletextpad=0.5,
+        columnspacing=1.4,
+        labelspacing=0.35,
+        borderaxespad=0,
+        borderpad=0,
+        labelcolor=INK,
+    )
+    return Chart(name, _png(canvas), alt, width, height)
+
+
+def _bar_style(colour: str, *, tentative: bool) -> dict[str, Any]:
+    """A committed bar is filled with its state's colour; a tentative one is pale with a
+    dashed edge in it."""
+    if tentative:
+        return {
+            "facecolor": _tint(colour, 0.3),
+            "edgecolor": colour,
+            "linewidth": 1.2,
+            "linestyle": (0, (3, 2)),
+        }
+    return {"facecolor": colour, "edgecolor": colour, "linewidth": 0.8}
+
+
+def _quarter_label(quarter: str) -> str:
+    """A cycle id, "2026-Q3", as "Q3" over "2026"; any other id as it is."""
+    year, _, rest = quarter.partition("-")
+    return f"{rest}\n{year}" if rest else quarter
+
+
 # -- alt text ---------------------------------------------------------------------------
 
 
@@ -437,6 +608,24 @@ def _comparison_alt(
             f"{row.label}: {value_label} {_level_text(row.value)}, "
             f"{reference_label} {_level_text(row.reference)}, {range_label} {spread}."
         )
+    return " ".join(p for p in parts if p)
+
+
+def _roadmap_alt(
+    quarters: Sequence[str], bars: Sequence[RoadmapBar], *, current: str, title: str
+) -> str:
+    n = len(bars)
+    parts = [
+        f"{title}." if title else "",
+        f"{n} initiative{'' if n == 1 else 's'} from {quarters[0]} to {quarters[-1]}; "
+        f"this report's quarter is {current}.",
+    ]
+    for bar in bars:
+        span = bar.start if bar.start == bar.end else f"{bar.start} to {bar.end}"
+        if bar.runs_on:
+            span += " and on"
+        overdue = f", overdue from {bar.overdue_from}" if bar.overdue_from else ""
+        parts.append(f"{bar.label}: {span}, {bar.state}{overdue}.")
     return " ".join(p for p in parts if p)
 
 
@@ -496,6 +685,37 @@ def _check_colors(colors: Sequence[str]) -> None:
     for colour in colors:
         if not is_color_like(colour):
             raise ValueError(f"{colour!r} is not a colour; give a hex colour like '#0b4f8a'")
+
+
+def _check_roadmap(
+    quarters: Sequence[str],
+    bars: Sequence[RoadmapBar],
+    *,
+    current: str,
+    colors: Mapping[str, str],
+) -> None:
+    at = {quarter: n for n, quarter in enumerate(quarters)}
+    if not quarters or len(at) != len(quarters):
+        raise ValueError("give the roadmap's quarters, each once, oldest first")
+    if current not in at:
+        raise ValueError(f"the report's quarter {current!r} is not one of the roadmap's quarters")
+    for bar in bars:
+        where = f"roadmap bar {bar.label!r}"
+        if bar.state not in colors:
+            raise ValueError(
+                f"{where}: no colour for state {bar.state!r}; the states are: {', '.join(colors)}"
+            )
+        ends = [bar.start, bar.end] + ([bar.overdue_from] if bar.overdue_from else [])
+        outside = [q for q in ends if q not in at]
+        if outside:
+            raise ValueError(
+                f"{where}: {', '.join(outside)} is not one of the roadmap's quarters "
+                f"({quarters[0]} to {quarters[-1]})"
+            )
+        if not at[bar.start] <= at[bar.end]:
+            raise ValueError(f"{where}: it ends in {bar.end}, before it starts in {bar.start}")
+        if bar.overdue_from and not at[bar.start] <= at[bar.overdue_from] <= at[bar.end]:
+            raise ValueError(f"{where}: overdue from {bar.overdue_from}, outside its span")
 
 
 # -- drawing ----------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from btm.reporting.render import (
     write_file_atomically,
     write_index,
 )
+from btm.reporting.roadmap import cycle_roadmap
 from btm.reporting.self_assessment import SHOWN_TO
 from btm.resources import TEMPLATES_DIR
 from btm.scoring.rubric import Rubric
@@ -115,8 +116,8 @@ class AudienceReport:
 def _charts(
     view: audiences.AudienceView, catalog: Catalog, templates: Sequence[Path]
 ) -> tuple[Chart, ...]:
-    """The charts an audience's template shows: trends, the heatmap's legend, or the
-    unit against the others."""
+    """The charts an audience's template shows: trends, the heatmap's legend, the unit
+    against the others, or the PMO's roadmap (none when it has no initiative)."""
     # matplotlib costs half a second to import: only a run that draws charts pays it
     from btm.reporting import charts
 
@@ -149,6 +150,26 @@ def _charts(
                     for r in view.areas_compared
                 ],
                 title=f"{view.audience.unit} against the enterprise, by area",
+            )
+        )
+    if view.roadmap and view.roadmap.lines:
+        made.append(
+            charts.roadmap_chart(
+                view.roadmap.quarters,
+                [
+                    charts.RoadmapBar(
+                        line.label,
+                        line.start,
+                        line.end,
+                        line.state,
+                        overdue_from=line.overdue_from,
+                        runs_on=line.runs_on,
+                        tentative=line.tentative,
+                    )
+                    for line in view.roadmap.lines
+                ],
+                current=view.roadmap.cycle_id,
+                title="Initiatives by quarter",
             )
         )
     return tuple(made)
@@ -224,6 +245,11 @@ def render_audience_reports(
     ready = cycle_readiness(
         engine=engine, cycle_id=cycle_id, scores=scores, catalog=catalog, settings=settings
     )
+    roadmap = (
+        cycle_roadmap(engine=engine, cycle_id=cycle_id, calendar=settings.calendar)
+        if any(a.kind == "pmo" for a in chosen)
+        else None
+    )
     reports = []
     for audience in chosen:
         view = audiences.build_view(
@@ -234,6 +260,7 @@ def render_audience_reports(
             catalog=catalog,
             campaign=campaign,
             readiness=ready,
+            roadmap=roadmap,
         )
         images = _charts(view, catalog, templates)
         url = report_url(settings, cycle_id, audience.id)

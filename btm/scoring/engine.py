@@ -315,21 +315,39 @@ def score_units(
     history: Mapping[str, History] | None = None,
 ) -> list[CellScore]:
     """Score every unit (a row of the metrics table) on every capability x dimension."""
-    ages, survey, history = ages or {}, survey or {}, history or {}
     scores = []
+    for unit, evidence in units_evidence(metrics, ages=ages, survey=survey, history=history):
+        scores += score_unit(unit, evidence, rubric, catalog)
+    return scores
+
+
+def units_evidence(
+    metrics: MetricTable,
+    *,
+    ages: Mapping[str, Mapping[str, int]] | None = None,
+    survey: Mapping[str, Mapping[tuple[str, str], Answers]] | None = None,
+    history: Mapping[str, History] | None = None,
+) -> list[tuple[str, UnitEvidence]]:
+    """What scoring knows of each unit (a row of the metrics table)."""
+    ages, survey, history = ages or {}, survey or {}, history or {}
+    found = []
     for unit in metrics.values.index:
         values, sizes, coverage = metrics.row(unit)
         name = str(unit)
-        evidence = UnitEvidence(
-            values,
-            ages.get(name, {}),
-            survey.get(name, {}),
-            history.get(name, {}),
-            sizes,
-            coverage,
+        found.append(
+            (
+                name,
+                UnitEvidence(
+                    values,
+                    ages.get(name, {}),
+                    survey.get(name, {}),
+                    history.get(name, {}),
+                    sizes,
+                    coverage,
+                ),
+            )
         )
-        scores += score_unit(name, evidence, rubric, catalog)
-    return scores
+    return found
 
 
 @dataclass(frozen=True)
@@ -340,6 +358,14 @@ class Guidance:
     level: int
     text: str
     improve: str
+
+
+def needs_text(metric: str, operator: str, threshold: float, *, trend: Any) -> str:
+    """What a rule asks, in `btm explain`'s words: "needs >= 85 %"."""
+    band = format_value(metric, threshold)
+    if trend:
+        return f"needs to hold {operator} {band} or improve"
+    return f"needs {operator} {band}"
 
 
 def next_level_guidance(trace: list[dict[str, Any]], level: int | None) -> list[Guidance]:
@@ -357,11 +383,7 @@ def next_level_guidance(trace: list[dict[str, Any]], level: int | None) -> list[
         if entry.get("rule") in ("survey", "cell"):
             continue
         metric, value = entry["metric"], entry.get("value")
-        band = format_value(metric, entry["threshold"])
-        if entry.get("trend"):
-            needs = f"needs to hold {entry['operator']} {band} or improve"
-        else:
-            needs = f"needs {entry['operator']} {band}"
+        needs = needs_text(metric, entry["operator"], entry["threshold"], trend=entry.get("trend"))
         if value is None or (isinstance(value, float) and math.isnan(value)):
             text = f"{metric_label(metric)} unknown ({entry['reason']}), {needs}"
         elif entry["outcome"] == Outcome.STALE or entry.get("stale"):

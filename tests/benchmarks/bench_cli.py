@@ -78,7 +78,13 @@ def build_demo_home() -> None:
     for n, cycle_id in enumerate(DEMO_CYCLES):
         if n:
             as_of = run.calendar.as_of(cycle_id)
-            run_pulse(engine=run.engine, as_of=as_of, settings=run.settings, catalog=run.catalog)
+            run_pulse(
+                engine=run.engine,
+                as_of=as_of,
+                settings=run.settings,
+                catalog=run.catalog,
+                rubric=run.rubric,
+            )
         pipeline.run_cycle(run, cycle_id, sources, actor="bench")
         if n < len(DEMO_CYCLES) - 1:
             pmo_review(run, cycle_id)

@@ -97,4 +97,4 @@ def test_a_cycle_walks_its_phases_through_the_flows(prefect_server: None, btm_ho
     summary = str(_artifacts(second)["cycle-2026-q2-summary"].data)
     assert "**Phase**: design, waiting for the PMO" in summary
     executed = str(_artifacts(second)["initiatives-2026-q2"].data)
-    assert "2026-Q1" in executed and "approved" in executed
+    assert "2026-Q1" in executed and ("done" in executed or "overdue" in executed)

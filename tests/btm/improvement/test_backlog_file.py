@@ -12,6 +12,8 @@ from btm.catalog import load_catalog
 from btm.errors import BtmError
 from btm.improvement.backlog_file import (
     COLUMNS,
+    EDITABLE,
+    OPTIONAL,
     BacklogContext,
     InitiativeEdit,
     InitiativeFileError,
@@ -45,7 +47,16 @@ def initiative(capability: str, dimension: str, **fields: Any) -> store.Initiati
 
 
 STORED = [
-    initiative("MTI-1", "process", rank=1, level=1.6, owner="Zoë Müller, CFO office"),
+    initiative(
+        "MTI-1",
+        "process",
+        rank=1,
+        level=1.6,
+        owner="Zoë Müller, CFO office",
+        approver="CFO",
+        effort_days=40,
+        priority_basis="gap 1.60 x value 1.00 / effort 1.67",
+    ),
     initiative("GO-1", "organization", rank=2, level=None, linked_projects=[], guidance=[]),
     initiative(
         "SEA-5",
@@ -86,6 +97,10 @@ def edit_of(stored: store.Initiative, row: int) -> InitiativeEdit:
         status=stored.status,
         rank=stored.rank,
         row=row,
+        approver=stored.approver,
+        cost_estimate=stored.cost_estimate,
+        effort_days=stored.effort_days,
+        expected_gain=stored.expected_gain,
     )
 
 
@@ -151,11 +166,12 @@ def test_the_csv_is_utf8_with_a_bom_the_columns_in_order_and_lists_joined(tmp_pa
     assert lines[0] == ",".join(COLUMNS)
     assert lines[1] == (
         f'{MTI_1},1,0.812,MTI-1,process,1.6,3,"Zoë Müller, CFO office",2026-Q4,PRJ-1,'
-        'proposed,Lift MTI-1 process,"Write the policy down | Review it, quarterly; '
-        '""with the board"""'
+        'proposed,,,CFO,,40,,Lift MTI-1 process,"Write the policy down | Review it, quarterly; '
+        '""with the board""",gap 1.60 x value 1.00 / effort 1.67'
     )
     assert lines[2] == (
-        f"{GO_1},2,0.812,GO-1,organization,,3,Head of PMO,2026-Q4,,proposed,Lift GO-1 organization,"
+        f"{GO_1},2,0.812,GO-1,organization,,3,Head of PMO,2026-Q4,,proposed,,,,,,,"
+        "Lift GO-1 organization,,"
     )
     assert "PRJ-1; PRJ-2" in lines[3]
 
@@ -176,9 +192,9 @@ def test_the_yaml_says_what_may_be_edited_and_keeps_lists_as_lists(tmp_path: Pat
 
     text = path.read_text(encoding="utf-8")
     comment = "\n".join(line for line in text.splitlines() if line.startswith("#"))
-    for editable in ("owner", "target_level", "due_cycle", "linked_projects", "status", "rank"):
+    for editable in EDITABLE:
         assert f"#   {editable} " in comment
-    assert "shown for context\n# and ignored on import" in comment
+    assert "are shown for context and\n# ignored on import" in comment
     assert "add an entry with an empty id" in comment
     document = yaml.safe_load(text)
     assert list(document) == ["cycle", "initiatives"]
@@ -202,12 +218,13 @@ def test_a_csv_edited_in_excel_reads(tmp_path: Path) -> None:
     a blank row, and added an initiative."""
     text = (
         "\ufeffStatus;Rank;ID;Capability;Dimension;Target Level;Owner;Due Cycle;"
-        "Linked Projects;Notes\r\n"
-        f"approved;2;{MTI_1};MTI-1;process;4;Ann Lee;2027-Q1;PRJ-2, PRJ-10;ok with CFO\r\n"
-        f'Dropped;;{GO_1};;;3;Head of PMO;2026-Q4;;"not this year; maybe later"\r\n'
-        ";;;;;;;;;\r\n"
-        f'proposed;1;{SEA_5};sea-5;Technology;4;"Ops; infra";2027-Q2;"PRJ-1; PRJ-2";\r\n'
-        ";3;;SP-2;information;3;CIO;2026-q4;PRJ-1 PRJ-1;\r\n"
+        "Linked Projects;Decided By;Decision Reason;Notes\r\n"
+        f"approved;2;{MTI_1};MTI-1;process;4;Ann Lee;2027-Q1;PRJ-2, PRJ-10;Jo Park;"
+        "funded;ok with CFO\r\n"
+        f'Dropped;;{GO_1};;;3;Head of PMO;2026-Q4;;Jo Park;no budget;"not this year; maybe"\r\n'
+        ";;;;;;;;;;;\r\n"
+        f'approved;1;{SEA_5};sea-5;Technology;4;"Ops; infra";2027-Q2;"PRJ-1; PRJ-2";;;\r\n'
+        ";3;;SP-2;information;3;CIO;2026-q4;PRJ-1 PRJ-1;;;\r\n"
     )
     path = tmp_path / "backlog.csv"
     path.write_bytes(text.encode("utf-8"))
@@ -224,9 +241,11 @@ def test_a_csv_edited_in_excel_reads(tmp_path: Path) -> None:
             linked_projects=("PRJ-2", "PRJ-10"),
             status="approved",
             rank=2,
+            decided_by="Jo Park",
+            decision_reason="funded",
         ),
-        replace(go, status="dropped", rank=None),
-        replace(sea, owner="Ops; infra", status="proposed", rank=1),
+        replace(go, status="dropped", rank=None, decided_by="Jo Park", decision_reason="no budget"),
+        replace(sea, owner="Ops; infra", rank=1),
         InitiativeEdit(None, "SP-2", "information", 3, "CIO", "2026-Q4", ("PRJ-1",), "proposed",
                        rank=3, row=6),
     ]  # fmt: skip
@@ -274,11 +293,19 @@ def test_a_backlog_is_written_only_as_csv_or_yaml(tmp_path: Path, name: str) -> 
     assert ("'.xlsx'" if name.endswith("xlsx") else "without suffix") in message
 
 
-def test_one_file_holds_one_cycles_initiatives(tmp_path: Path) -> None:
+def test_one_file_holds_one_cycles_backlog_carried_initiatives_included(tmp_path: Path) -> None:
     other = initiative("GO-2", "process", id="2026-Q2-GO-2-process", cycle_id="2026-Q2")
+    carried = initiative("GO-3", "process", id="2026-Q2-GO-3-process", cycle_id="2026-Q2")
+    carried.carried_into = [CYCLE]
 
-    with pytest.raises(InitiativeFileError, match="cycles 2026-Q2, 2026-Q3"):
+    with pytest.raises(InitiativeFileError, match="backlogs of cycles 2026-Q2, 2026-Q3; "):
         write_backlog([*STORED, other], tmp_path / "backlog.csv")
+    with pytest.raises(InitiativeFileError, match=f"cycles 2026-Q2 as well as {CYCLE}"):
+        write_backlog([*STORED, other], tmp_path / "backlog.csv", cycle_id=CYCLE)
+    write_backlog([*STORED, carried], tmp_path / "backlog.yaml", cycle_id=CYCLE)
+    document = yaml.safe_load((tmp_path / "backlog.yaml").read_text(encoding="utf-8"))
+    assert document["cycle"] == CYCLE
+    assert carried.id in [i["id"] for i in document["initiatives"]]
 
 
 def test_a_file_of_another_format_is_refused(tmp_path: Path) -> None:
@@ -322,7 +349,7 @@ def test_missing_columns_are_named_with_the_expected_ones(tmp_path: Path) -> Non
         "row 1: missing columns owner, status ('ownr' may be meant for owner)"
     )
     assert f"a backlog's columns are {', '.join(COLUMNS)}" in problem
-    assert "of which priority, level, title, guidance may be left out" in problem
+    assert f"of which {', '.join(OPTIONAL)} may be left out" in problem
 
 
 def test_a_column_given_twice_is_refused(tmp_path: Path) -> None:
@@ -367,7 +394,8 @@ def test_a_row_with_more_cells_than_the_header_is_named(tmp_path: Path) -> None:
         handle.write(",".join(["x"] * (len(COLUMNS) + 2)) + "\r\n")
 
     assert problems_of(path) == (
-        "row 5: has 15 cells but the header has 13; check that row's delimiters and quoting",
+        f"row 5: has {len(COLUMNS) + 2} cells but the header has {len(COLUMNS)}; check that "
+        "row's delimiters and quoting",
     )
 
 
@@ -485,8 +513,8 @@ def test_linked_projects_are_projects_of_the_evidence(tmp_path: Path) -> None:
 def test_a_status_is_proposed_approved_or_dropped(tmp_path: Path) -> None:
     assert csv_problems(tmp_path, {"status": "approve"}, {"status": ""}) == (
         "row 2, column status: 'approve' is not a status (did you mean approved?); write "
-        "proposed, approved or dropped",
-        "row 3, column status: empty; write proposed, approved or dropped",
+        "proposed, approved, deferred or dropped",
+        "row 3, column status: empty; write proposed, approved, deferred or dropped",
     )
 
 

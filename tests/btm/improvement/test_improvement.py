@@ -41,7 +41,7 @@ from btm.improvement.config import (
 )
 from btm.improvement.phases import move_to_phase, phase_statuses
 from btm.improvement.progress import Progress, after_assessment
-from btm.improvement.pulse import ProjectReading, Pulse, judge_initiative, read_project, run_pulse
+from btm.improvement.pulse import ProjectReading, Pulse, judge_projects, read_project, run_pulse
 from btm.improvement.review import review_cycle
 from btm.improvement.section import Improvement, report_section
 from btm.reporting.compose import render_cycle_report
@@ -62,13 +62,12 @@ PULSE_PROJECTS = {
     "PRJ-Wealth-2": {"percent_complete": "30"},
 }
 PULSE_DAY = date(2026, 4, 15)
-
-
-@pytest.fixture
-def settings(btm_home: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    for name in ("BTM_PMO", "BTM_FISCAL_YEAR_START_MONTH", "BTM_TARGET_STATE"):
-        monkeypatch.delenv(name, raising=False)
-    return Settings()
+# MTI-1 process read again on Q1's evidence, as it was approved on (level 3 needs 85 %)
+NOT_MOVING = (
+    "the capability is not moving: "
+    "Retail level 2 (business case coverage 55 %, needs >= 85 %); "
+    "Wealth level 2 (business case coverage 55 %, needs >= 85 %)"
+)
 
 
 def run_first_cycle(
@@ -458,7 +457,9 @@ def test_running_a_cycle_again_adds_no_phase_change_and_keeps_its_backlog(
 
     assert [(c.id, c.phase) for c in history(engine, Q1)] == changes
     assert snapshot(engine, Q1) == before
-    kept = build_backlog(engine=engine, cycle_id=Q1, catalog=CATALOG, settings=settings)
+    kept = build_backlog(
+        engine=engine, cycle_id=Q1, catalog=CATALOG, settings=settings, actor="btm"
+    )
     assert [i.model_dump() for i in kept] == before
 
 
@@ -505,7 +506,10 @@ def test_the_next_cycle_improves_and_closes_the_executing_one(
     assert outcomes[MTI_1] == {
         "initiative": MTI_1,
         "target_level": 3,
+        "due_cycle": Q2,
         "reached": True,  # 85 % business cases: level 4 in both units
+        "verdict": "done",
+        "judgement": f"reached level 3 at {Q2}, on time",
         "units_below": [],
         "last_pulse": None,
     }
@@ -661,21 +665,30 @@ def test_the_review_compares_levels_targets_and_initiatives(engine: sa.Engine) -
             {
                 "initiative": MTI_1,
                 "target_level": 3,
+                "due_cycle": Q2,
                 "reached": False,
+                "verdict": "overdue",
+                "judgement": f"overdue: due {Q2}, at {Q2} Wealth below 3",
                 "units_below": ["Wealth"],
                 "last_pulse": "at risk",  # the newest reading, not the last stored
             },
             {
                 "initiative": f"{Q1}-GO-3-information",
                 "target_level": 3,
+                "due_cycle": Q2,
                 "reached": True,
+                "verdict": "done",
+                "judgement": f"reached level 3 at {Q2}, on time",
                 "units_below": [],
                 "last_pulse": None,
             },
             {
                 "initiative": f"{Q1}-SP-1-technology",
                 "target_level": 2,
+                "due_cycle": Q2,
                 "reached": False,  # no known level to reach it with
+                "verdict": "overdue",
+                "judgement": f"overdue: due {Q2}, at {Q2} no known level",
                 "units_below": [],
                 "last_pulse": None,
             },
@@ -830,7 +843,7 @@ READINGS = {
 @pytest.mark.parametrize(
     ("links", "state", "progress", "finding"),
     [
-        ((), "no evidence", None, "no linked projects: link the projects that deliver it"),
+        ((), None, None, "no linked projects: link the projects that deliver it"),
         (
             ("PRJ-8", "PRJ-9"),
             "no evidence",
@@ -845,18 +858,18 @@ READINGS = {
         (("PRJ-4", "PRJ-5", "PRJ-2"), "off track", 55.0, "PRJ-5: health red"),
     ],
 )
-def test_an_initiative_is_judged_by_the_worst_of_its_linked_projects(
-    links: tuple[str, ...], state: str, progress: float | None, finding: str | None
+def test_an_initiative_s_projects_are_judged_by_the_worst_of_them(
+    links: tuple[str, ...], state: str | None, progress: float | None, finding: str | None
 ) -> None:
-    pulse = judge_initiative(initiative_linked(*links), READINGS, as_of=AS_OF)
+    projects = judge_projects(initiative_linked(*links), READINGS)
 
-    assert (pulse.initiative_id, pulse.as_of, pulse.state) == (MTI_1, AS_OF, state)
-    assert pulse.progress == progress
+    assert projects.state == state  # None: no project to judge, the cell decides
+    assert projects.progress == progress
     if finding is None:
-        assert pulse.findings == []
+        assert projects.findings == ()
     else:
-        assert any(f.startswith(finding) for f in pulse.findings), pulse.findings
-    assert [p["project_id"] for p in pulse.projects] == [p for p in links if p in READINGS]
+        assert any(f.startswith(finding) for f in projects.findings), projects.findings
+    assert [p.project_id for p in projects.projects] == [p for p in links if p in READINGS]
 
 
 def edit_backlog(path: Path, edits: Mapping[str, Mapping[str, Any]]) -> None:
@@ -908,12 +921,17 @@ def test_the_pulse_reads_the_approved_initiatives_of_executing_cycles(
     edit_backlog(
         path,
         {MTI_1: {"linked_projects": ["PRJ-Retail-0", "PRJ-Wealth-2"]}}
-        | {other: {"status": "dropped"} for other in others},
+        | {
+            other: {"status": "dropped", "decided_by": PMO, "decision_reason": "one at a time"}
+            for other in others
+        },
     )
     import_backlog(engine, settings, path)
 
     def pulse(day: date) -> Pulse:
-        return run_pulse(engine=engine, as_of=day, settings=settings, catalog=CATALOG)
+        return run_pulse(
+            engine=engine, as_of=day, settings=settings, catalog=CATALOG, rubric=RUBRIC
+        )
 
     assert pulse(PULSE_DAY).readings == ()  # in design: nothing executes yet
     assert stored_pulses(engine) == []
@@ -924,11 +942,13 @@ def test_the_pulse_reads_the_approved_initiatives_of_executing_cycles(
     assert first.evidence_cycle == Q1
     ((initiative, reading_),) = first.readings  # the dropped ones are not read
     assert initiative.id == MTI_1 and initiative.status == "approved"
-    assert (reading_.state, reading_.progress) == ("on track", 65.0)  # (100 + 30) / 2
+    # its projects are on track, its cell does not move on the evidence it was scored on
+    assert (reading_.state, reading_.progress) == ("at risk", 65.0)  # (100 + 30) / 2
+    assert reading_.findings == [NOT_MOVING]
     assert [p["project_id"] for p in reading_.projects] == ["PRJ-Retail-0", "PRJ-Wealth-2"]
-    assert first.count("on track") == 1
+    assert first.count("at risk") == 1
     assert [(p.initiative_id, p.as_of, p.state) for p in stored_pulses(engine)] == [
-        (MTI_1, PULSE_DAY, "on track")
+        (MTI_1, PULSE_DAY, "at risk")
     ]
 
     # while it executes the PMO re-links MTI-1 and adds an initiative, not approved
@@ -948,11 +968,12 @@ def test_the_pulse_reads_the_approved_initiatives_of_executing_cycles(
     later = pulse(date(2026, 5, 15))
 
     assert [(p.as_of, p.state, p.findings) for p in stored_pulses(engine)] == [
-        (PULSE_DAY, "off track", ["PRJ-Retail-1: health red"]),
+        (PULSE_DAY, "off track", [NOT_MOVING, "PRJ-Retail-1: health red"]),
         (
             date(2026, 5, 15),
             "off track",
             [
+                NOT_MOVING,
                 "PRJ-Retail-1: health red",
                 "PRJ-Retail-1: no status update for over 45 days (last on 2026-03-20)",
             ],
@@ -1002,7 +1023,12 @@ def test_an_edited_backlog_file_updates_adds_and_renumbers_initiatives(
                 "linked_projects": links(path, "PRJ-Retail-0", "PRJ-Wealth-3"),
                 "rank": 30,
             },
-            second.id: {"status": "dropped", "rank": 10},
+            second.id: {
+                "status": "dropped",
+                "decided_by": "Ann Lee",
+                "decision_reason": "no sponsor this year",
+                "rank": 10,
+            },
         }
         | {i.id: {"rank": 40 + n} for n, i in enumerate(rest[1:])},
     )
@@ -1019,7 +1045,9 @@ def test_an_edited_backlog_file_updates_adds_and_renumbers_initiatives(
 
     result = import_backlog(engine, settings, path)
 
-    assert result == BacklogImport(updated=1 + len(rest), added=1, dropped=1, untouched=())
+    assert result == BacklogImport(
+        updated=1 + len(rest), added=1, dropped=1, decided=1, untouched=()
+    )
     backlog = {i.id: i for i in backlog_of(engine, Q1)}
     assert (backlog[first.id].owner, backlog[first.id].linked_projects) == (
         "Zoë Müller",
@@ -1077,7 +1105,7 @@ def test_a_new_initiative_must_aim_above_its_cell_s_level(
         Q1,
         [score("Retail", "MTI-1", "process", 2), score("Retail", "GO-1", "information", 5)],
     )
-    build_backlog(engine=engine, cycle_id=Q1, catalog=CATALOG, settings=settings)
+    build_backlog(engine=engine, cycle_id=Q1, catalog=CATALOG, settings=settings, actor="btm")
     move(engine, Q1, "design")
     path = tmp_path / "backlog.yaml"
     export_backlog(engine=engine, cycle_id=Q1, path=path)
@@ -1156,7 +1184,7 @@ def test_the_next_report_shows_each_executed_initiative_s_pulse_and_outcome(
     run_first_cycle(engine, settings, tmp_path, projects=PULSE_PROJECTS)
     update_initiative(engine, MTI_1, linked_projects=["PRJ-Retail-0", "PRJ-Wealth-2"])
     advance(engine, settings)
-    run_pulse(engine=engine, as_of=PULSE_DAY, settings=settings, catalog=CATALOG)
+    run_pulse(engine=engine, as_of=PULSE_DAY, settings=settings, catalog=CATALOG, rubric=RUBRIC)
     run_second_cycle(engine, settings, tmp_path)
 
     shown = section(engine, settings, Q2)
@@ -1166,7 +1194,7 @@ def test_the_next_report_shows_each_executed_initiative_s_pulse_and_outcome(
         review = session.get(store.CycleReview, Q1)
     assert review is not None
     outcomes = {o["initiative"]: o for o in review.review["initiatives"]}
-    executed = backlog_of(engine, Q1)
+    executed = store.backlog_of(engine=engine, cycle_id=Q1)  # in the ranks of Q2's backlog
     assert [(line.capability_id, line.dimension) for line in shown.executed] == [
         (i.capability, i.dimension) for i in executed
     ]
@@ -1174,12 +1202,14 @@ def test_the_next_report_shows_each_executed_initiative_s_pulse_and_outcome(
         outcome = outcomes[initiative.id]
         below = ", ".join(outcome["units_below"])
         assert line.outcome_text == (
-            "reached" if outcome["reached"] else f"not yet: {below} below {outcome['target_level']}"
+            "reached"
+            if outcome["reached"]
+            else f"overdue: due {Q2}, {below} below {outcome['target_level']}"
         )
-        if initiative.id != MTI_1:
-            assert (line.state, line.progress_text) == ("no evidence", "–")
+        if initiative.id != MTI_1:  # no linked project: its cell, unmoved in the pulse, decides
+            assert (line.state, line.progress_text) == ("at risk", "–")
     mti = next(line for line in shown.executed if line.capability_id == "MTI-1")
-    assert (mti.state, mti.progress_text, mti.outcome_text) == ("on track", "65 %", "reached")
+    assert (mti.state, mti.progress_text, mti.outcome_text) == ("at risk", "65 %", "reached")
     assert mti.projects_text == "PRJ-Retail-0, PRJ-Wealth-2"
     assert shown.backlog_text == "proposed, waiting for the PMO's approval"
 
@@ -1228,16 +1258,16 @@ def test_status_says_what_each_phase_waits_for_naming_the_pmo(
     assert executing.waits_for.startswith(f"the scoring of {Q2} (quarterly-cycle on 2026-07-01)")
 
 
-def test_a_backlog_file_cannot_approve_itself_in_design(engine: sa.Engine, tmp_path: Path) -> None:
+def test_a_backlog_file_approves_only_with_who_and_why(engine: sa.Engine, tmp_path: Path) -> None:
     settings = Settings()
     scored_cycle(engine, Q1, [score("Retail", "MTI-1", "process", 2)])
-    build_backlog(engine=engine, cycle_id=Q1, catalog=CATALOG, settings=settings)
+    build_backlog(engine=engine, cycle_id=Q1, catalog=CATALOG, settings=settings, actor="btm")
     move(engine, Q1, "design")
     path = tmp_path / "backlog.csv"
     export_backlog(engine=engine, cycle_id=Q1, path=path)
     write_entries(path, [{**e, "status": "approved"} for e in read_entries(path)])
     before = snapshot(engine, Q1)
 
-    with pytest.raises(BtmError, match=r"row 2, column status: .*btm cycle advance"):
+    with pytest.raises(BtmError, match=r"row 2, column decided_by: empty; a change of status"):
         import_backlog(engine, settings, path)
     assert snapshot(engine, Q1) == before

@@ -22,7 +22,7 @@ down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-_ADDED = (
+_ADDED: tuple[sa.Column[object], ...] = (
     sa.Column("approver", AutoString(), nullable=True),
     sa.Column("cost_estimate", sa.Float(), nullable=True),
     sa.Column("effort_days", sa.Float(), nullable=True),
