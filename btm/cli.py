@@ -174,7 +174,7 @@ def demo() -> None:
             evidence_refresh(cycle_id=cycle_id, sources_file=str(DEMO_SOURCES))
             pulsed = initiative_pulse(as_of=run.calendar.as_of(cycle_id).isoformat())
             states = ", ".join(f"{k} {s}" for s, k in pulsed["states"].items())
-            console.print(f"  pulse {pulsed['as_of']}: {states or 'nothing executing'}")
+            console.print(f"  pulse {pulsed['as_of']}: {states or 'no initiative in flight'}")
         result = _quarterly_cycle(cycle_id, sources=DEMO_SOURCES)
         results.append(result)
         scored = (

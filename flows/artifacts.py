@@ -186,7 +186,7 @@ def pulse_rows(pulse: Pulse) -> list[dict[str, object]]:
             "findings": "; ".join(reading.findings),
         }
         for initiative, reading in pulse.readings
-    ] or [{"initiative": "none: no cycle is executing an approved backlog"}]
+    ] or [{"initiative": "none: no initiative is in flight"}]
 
 
 def publish_pulse(pulse: Pulse) -> None:
@@ -196,6 +196,7 @@ def publish_pulse(pulse: Pulse) -> None:
         key=artifact_key("pulse", pulse.as_of.isoformat()),
         description=(
             f"Initiative pulse {pulse.as_of}: {len(pulse.readings)} initiatives, {off} off "
-            f"track, from the project evidence of {pulse.evidence_cycle or 'no cycle'}"
+            f"track; cells and projects read on the evidence of "
+            f"{pulse.evidence_cycle or 'no cycle'}"
         ),
     )
