@@ -27,7 +27,7 @@ from btm.improvement.config import DEFAULT_OWNER, GUIDANCE_LINES, ImprovementCon
 from btm.improvement.pulse import latest_project_batches
 from btm.scoring.engine import next_level_guidance
 from btm.settings import Settings
-from btm.vocabulary import InitiativeStatus, Phase
+from btm.vocabulary import Basis, InitiativeStatus, Phase
 
 
 def initiative_id(cycle_id: str, capability: str, dimension: str) -> str:
@@ -54,8 +54,9 @@ class Cell:
 
     @property
     def gap(self) -> float:
-        """The mean, over the units, of the levels still to go to their targets."""
-        to_go = [max((s.target_level or 0) - (s.level or 0), 0) for s in self.scores]
+        """The mean, over the units, of the levels still to go to their targets; an
+        unknown level counts as the first (no evidence of the practice)."""
+        to_go = [max((s.target_level or 0) - (s.level or 1), 0) for s in self.scores]
         return sum(to_go) / len(to_go) if to_go else 0.0
 
     @property
@@ -74,11 +75,26 @@ class Cell:
 
 
 def cells(scores: Sequence[store.Score]) -> dict[tuple[str, str], Cell]:
+    """Each capability x dimension over the units with a known level and a target."""
     grouped: dict[tuple[str, str], list[store.Score]] = {}
     for score in scores:
         if score.level is not None and score.target_level is not None:
             grouped.setdefault((score.capability, score.dimension), []).append(score)
     return {key: Cell(*key, tuple(found)) for key, found in grouped.items()}
+
+
+def unknown_cells(scores: Sequence[store.Score]) -> dict[tuple[str, str], Cell]:
+    """The cells no unit's evidence could judge, over the units they apply to: an
+    initiative for one gathers the evidence its first level's rules need."""
+    grouped: dict[tuple[str, str], list[store.Score]] = {}
+    for score in scores:
+        if store.basis_of(score) != Basis.NOT_APPLICABLE and score.target_level is not None:
+            grouped.setdefault((score.capability, score.dimension), []).append(score)
+    return {
+        key: Cell(*key, tuple(found))
+        for key, found in grouped.items()
+        if all(s.level is None for s in found)
+    }
 
 
 def propose_backlog(
@@ -93,7 +109,9 @@ def propose_backlog(
 ) -> list[store.Initiative]:
     """The cycle's top-priority initiatives, `room` of them (default `backlog_size`), one
     per capability x dimension below target that no initiative carried over from an
-    earlier cycle already lifts, ranked by `config.priority` (ties in catalogue order)."""
+    earlier cycle already lifts, ranked by `config.priority` (ties in catalogue order).
+    A cell no unit can be judged on comes after every cell known to fall short: missing
+    evidence never outranks evidence of a gap."""
     order = {
         (c.id, d.id): n
         for n, (c, d) in enumerate((c, d) for c in catalog.capabilities for d in catalog.dimensions)
@@ -101,13 +119,14 @@ def propose_backlog(
     taken = set(carried)
     due = calendar.shifted(cycle_id, config.due_in_cycles)
     candidates = []
-    for (capability, dimension), cell in cells(scores).items():
-        if cell.gap <= 0 or (capability, dimension) in taken:
-            continue
-        area_id = catalog.area_of(capability).id
-        priority = config.priority(gap=cell.gap, area=area_id, capability=capability)
-        candidates.append((-priority, order[(capability, dimension)], cell))
-    candidates.sort(key=lambda c: (c[0], c[1]))
+    for unknown, grid in enumerate((cells(scores), unknown_cells(scores))):
+        for (capability, dimension), cell in grid.items():
+            if cell.gap <= 0 or (capability, dimension) in taken:
+                continue
+            area_id = catalog.area_of(capability).id
+            priority = config.priority(gap=cell.gap, area=area_id, capability=capability)
+            candidates.append((unknown, -priority, order[(capability, dimension)], cell))
+    candidates.sort(key=lambda c: c[:3])
     return [
         new_initiative(
             cycle_id=cycle_id,
@@ -118,7 +137,7 @@ def propose_backlog(
             due_cycle=due,
             catalog=catalog,
         )
-        for rank, (_, _, cell) in enumerate(
+        for rank, (_, _, _, cell) in enumerate(
             candidates[: config.backlog_size if room is None else room], 1
         )
     ]
@@ -141,6 +160,9 @@ def new_initiative(
     lowest = cell.lowest if cell.scores else None
     below = cell.units_below(target)
     dimension_name = next(d.name for d in catalog.dimensions if d.id == cell.dimension)
+    aim = f"lift {', '.join(below) or 'every unit'} to level {target}"
+    if cell.scores and all(s.level is None for s in cell.scores):
+        aim = f"gather the evidence to judge {', '.join(below)}, and lift them to level {target}"
     area = catalog.area_of(cell.capability).id
     guidance = (
         [
@@ -165,10 +187,7 @@ def new_initiative(
         due_cycle=due_cycle,
         linked_projects=[],
         status=InitiativeStatus.PROPOSED,
-        title=(
-            f"{catalog.capability(cell.capability).name}, {dimension_name.lower()}: "
-            f"lift {', '.join(below) or 'every unit'} to level {target}"
-        ),
+        title=f"{catalog.capability(cell.capability).name}, {dimension_name.lower()}: {aim}",
         guidance=guidance,
     )
     return reprioritised(initiative, config=config, catalog=catalog)
@@ -314,7 +333,8 @@ def import_backlog(
             "re-linked while it executes); `btm status` shows each cycle's phase"
         )
     existing = {i.id: i for i in store.backlog_of(engine=engine, cycle_id=cycle_id)}
-    grid = cells(store.scores_of(engine=engine, cycle_id=cycle_id))
+    scores = store.scores_of(engine=engine, cycle_id=cycle_id)
+    grid, unknown = cells(scores), unknown_cells(scores)
     edits = read_backlog(
         path, _backlog_context(engine, cycle_id, existing, catalog=catalog, settings=settings)
     )
@@ -328,9 +348,8 @@ def import_backlog(
         initiative = existing[edit.id] if edit.id is not None else None
         decided = edit.decides(initiative)
         if initiative is None:
-            cell = grid.get((edit.capability, edit.dimension)) or Cell(
-                edit.capability, edit.dimension, ()
-            )
+            key = (edit.capability, edit.dimension)
+            cell = grid.get(key) or unknown.get(key) or Cell(*key, ())
             initiative = new_initiative(
                 cycle_id=cycle_id,
                 cell=cell,

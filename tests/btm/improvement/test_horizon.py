@@ -29,7 +29,7 @@ from btm.improvement.pulse import run_pulse
 from btm.settings import Settings
 from btm.vocabulary import InitiativeStatus
 from tests.factories import write_quarter
-from tests.pipeline import CATALOG, RUBRIC, run_cycle
+from tests.pipeline import CATALOG, JANUARY, RUBRIC, run_cycle
 
 CYCLES = ("2026-Q1", "2026-Q2", "2026-Q3", "2026-Q4", "2027-Q1", "2027-Q2")
 C1, C2, C3 = CYCLES[:3]
@@ -286,3 +286,115 @@ def test_per_initiative_decisions_are_checked_first_applied_together_and_kept_in
         ("overdue", f"overdue: due {C2}, at {C2} Retail, Wealth below 2"),
         ("carried", f"overdue since {C2}: approve a later due cycle, or drop it"),
     ]
+
+
+def test_initiatives_stored_before_horizons_keep_their_approval_both_ways(
+    database_url: str,
+) -> None:
+    """Revision 0012 on a store of 0011: an approved initiative was approved in its own
+    cycle and carried nowhere; a downgrade reads done and overdue as approved, deferred
+    as proposed, and keeps every row."""
+    from alembic import command
+
+    engine = store.make_engine(database_url)
+    config = store.alembic_config(engine.url)
+    columns = (
+        "id, cycle_id, rank, priority, capability, dimension, level, target_level, gap, "
+        "owner, due_cycle, linked_projects, status, title, guidance, created_at, updated_at"
+    )
+
+    def row(name: str, status: str) -> str:
+        return (
+            f"('{C1}-{name}', '{C1}', 1, 1.5, '{name[:5]}', 'process', 2, 3, 1.0, 'PMO', "
+            f"'{C2}', '[\"PRJ-1\"]', '{status}', 'lift it', '[]', "
+            "'2026-04-01 00:00:00', '2026-04-01 00:00:00')"
+        )
+
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0011")
+        connection.execute(
+            sa.text(
+                f"INSERT INTO cycle (id, as_of, started_at) VALUES ('{C1}', '2026-03-31', "
+                "'2026-04-01 00:00:00')"
+            )
+        )
+        connection.execute(
+            sa.text(
+                f"INSERT INTO initiative ({columns}) VALUES "
+                f"{row('MTI-1-p', 'approved')}, {row('GO-1-pr', 'proposed')}"
+            )
+        )
+    store.init_db(engine)
+
+    kept = {i.id: i for i in store.all_initiatives(engine=engine)}
+    approved, proposed = kept[f"{C1}-MTI-1-p"], kept[f"{C1}-GO-1-pr"]
+    assert (approved.approved_in, approved.carried_into, approved.linked_projects) == (
+        C1,
+        [],
+        ["PRJ-1"],
+    )
+    assert (proposed.approved_in, proposed.carried_into, proposed.priority_basis) == (None, [], "")
+    approved.status, proposed.status = InitiativeStatus.DONE, InitiativeStatus.DEFERRED
+    store.save_initiatives(engine=engine, initiatives=[approved, proposed])
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0011")
+        back = dict(connection.execute(sa.text("SELECT id, status FROM initiative")).all())
+    assert back == {approved.id: "approved", proposed.id: "proposed"}
+    engine.dispose()
+
+
+def cell_score(unit: str, capability: str, level: int | None, basis: str) -> store.Score:
+    unknown = [
+        {"rule": "MTI-1.p.2", "level": 2, "metric": "business_case_coverage", "operator": ">=",
+         "threshold": 0.5, "value": None, "outcome": "unknown", "trend": None,
+         "reason": "no valid 'investments' evidence for this metric", "improve": "Write cases"},
+    ]  # fmt: skip
+    return store.Score(
+        cycle_id=C1,
+        unit=unit,
+        capability=capability,
+        dimension="process",
+        level=level,
+        target_level=3,
+        gap=None if level is None else 3 - level,
+        basis=basis,
+        rubric_version="test",
+        trace=unknown if level is None else [],
+    )
+
+
+def test_a_cell_no_unit_can_be_judged_is_proposed_after_every_known_gap() -> None:
+    from btm.improvement.backlog import propose_backlog
+
+    scores = [
+        cell_score(unit, capability, level, basis)
+        for unit in ("Retail", "Wealth")
+        for capability, level, basis in (
+            ("MTI-2", 2, "system"),  # a known gap, priority 1 x 1.2 x 1.1 = 1.32
+            ("GO-1", None, "unknown"),  # unknown everywhere: 2 x 1.8 = 3.6, but unmeasured
+            ("SEA-2", None, "not_applicable"),
+        )
+    ]
+    config = load_config(catalog=CATALOG)
+
+    def proposed(room: int) -> list[store.Initiative]:
+        return propose_backlog(
+            cycle_id=C1, scores=scores, catalog=CATALOG, config=config, calendar=JANUARY, room=room
+        )
+
+    known, unknown = proposed(10)
+    assert [(i.capability, i.rank, i.level, i.target_level) for i in (known, unknown)] == [
+        ("MTI-2", 1, 2, 3),
+        ("GO-1", 2, None, 2),
+    ]
+    assert unknown.title.endswith(
+        "gather the evidence to judge Retail, Wealth, and lift them to level 2"
+    )
+    assert unknown.guidance == [
+        "business case coverage unknown (no valid 'investments' evidence for this metric), "
+        "needs >= 50 %: Write cases"
+    ]
+    assert unknown.priority_basis == "gap 2.00 x value 1.80 / effort 1 (not estimated)"
+    assert [i.capability for i in proposed(1)] == ["MTI-2"]
