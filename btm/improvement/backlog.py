@@ -235,13 +235,18 @@ def build_backlog(
     config = load_config(catalog=catalog, home=settings.resolved_home)
     if store.own_initiatives(engine=engine, cycle_id=cycle_id):
         return store.backlog_of(engine=engine, cycle_id=cycle_id)
-    carried, decisions = carry_over(
-        engine=engine, cycle_id=cycle_id, config=config, calendar=settings.calendar, actor=actor
+    scores = store.scores_of(engine=engine, cycle_id=cycle_id)
+    carried, settled, decisions = carry_over(
+        engine=engine,
+        cycle_id=cycle_id,
+        grid=cells(scores),
+        calendar=settings.calendar,
+        actor=actor,
     )
     in_flight = sum(1 for i in carried if InitiativeStatus(i.status).in_flight)
     proposed = propose_backlog(
         cycle_id=cycle_id,
-        scores=store.scores_of(engine=engine, cycle_id=cycle_id),
+        scores=scores,
         catalog=catalog,
         config=config,
         calendar=settings.calendar,
@@ -252,7 +257,7 @@ def build_backlog(
     ordered = sorted((*proposed, *carried), key=lambda i: -i.priority)
     for rank, initiative in enumerate(ordered, 1):
         initiative.rank = rank
-    store.save_initiatives(engine=engine, initiatives=ordered, decisions=decisions)
+    store.save_initiatives(engine=engine, initiatives=[*ordered, *settled], decisions=decisions)
     return store.backlog_of(engine=engine, cycle_id=cycle_id)
 
 
@@ -260,20 +265,37 @@ def carry_over(
     *,
     engine: sa.Engine,
     cycle_id: str,
-    config: ImprovementConfig,
+    grid: Mapping[tuple[str, str], Cell],
     calendar: FiscalCalendar,
     actor: str,
-) -> tuple[list[store.Initiative], list[store.InitiativeDecision]]:
+) -> tuple[list[store.Initiative], list[store.Initiative], list[store.InitiativeDecision]]:
     """The earlier cycles' open initiatives, carried into this cycle's backlog with their
     owner, links and history: in flight and overdue ones as they are; a deferred one
-    proposed again, due as many quarters after this cycle as it was after its own."""
-    carried, decisions = [], []
+    proposed again, due as many quarters after this cycle as it was after its own, unless
+    its cell has reached its target meanwhile (then it is settled: dropped, not needed).
+    Returns the carried, the settled and the decisions recorded on them."""
+    carried, settled, decisions = [], [], []
     now = store.utcnow()
     for initiative in store.all_initiatives(engine=engine, up_to=calendar.previous(cycle_id)):
         status = InitiativeStatus(initiative.status)
         if not status.carried or cycle_id in initiative.carried_into:
             continue
         since = initiative.carried_into[-1] if initiative.carried_into else initiative.cycle_id
+        initiative.updated_at = now
+        cell = grid.get((initiative.capability, initiative.dimension))
+        if (
+            status is InitiativeStatus.DEFERRED
+            and cell
+            and not cell.units_below(initiative.target_level)
+        ):
+            initiative.status = InitiativeStatus.DROPPED
+            level = initiative.target_level
+            why = f"not needed any more: every unit is at level {level} at {cycle_id}"
+            settled.append(initiative)
+            decisions.append(
+                decision(initiative, cycle_id, decided="dropped", actor=actor, reason=why)
+            )
+            continue
         if status is InitiativeStatus.DEFERRED:
             span = max(calendar.quarters_between(since, initiative.due_cycle), 1)
             initiative.due_cycle = calendar.shifted(cycle_id, span)
@@ -284,10 +306,9 @@ def carry_over(
         else:
             why = f"in flight since {initiative.approved_in}, due {initiative.due_cycle}"
         initiative.carried_into = [*initiative.carried_into, cycle_id]
-        initiative.updated_at = now
         carried.append(initiative)
         decisions.append(decision(initiative, cycle_id, decided="carried", actor=actor, reason=why))
-    return carried, decisions
+    return carried, settled, decisions
 
 
 @dataclass(frozen=True)

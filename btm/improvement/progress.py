@@ -19,6 +19,13 @@ from btm.settings import Settings
 from btm.vocabulary import InitiativeStatus, Phase
 
 
+def backlog_text(size: int, carried: int) -> str:
+    """'11 initiatives (6 carried over, 5 proposed)', or '10 initiatives proposed'."""
+    if not carried:
+        return f"{size} initiatives proposed"
+    return f"{size} initiatives ({carried} carried over, {size - carried} proposed)"
+
+
 @dataclass(frozen=True)
 class Progress:
     """What a quarterly run moved on, and which cycles it left waiting at the gate."""
@@ -27,9 +34,10 @@ class Progress:
     backlog: int
     improved: tuple[str, ...]
     waiting: tuple[str, ...]  # earlier cycles still in design: not passed silently
+    carried: int = 0  # of the backlog, the initiatives carried over from earlier cycles
 
     def moved_lines(self) -> list[str]:
-        designed = [f"{self.designed}: design, {self.backlog} initiatives proposed"]
+        designed = [f"{self.designed}: design, {backlog_text(self.backlog, self.carried)}"]
         return (designed if self.designed else []) + [
             f"{c}: improved and closed" for c in self.improved
         ]
@@ -53,20 +61,19 @@ def after_assessment(
     new ones proposed), and each earlier cycle that was executing is improved and closed. Earlier
     cycles still in design stay there and are reported: only the PMO passes that gate."""
     phases = store.cycle_phases(engine=engine)
-    designed, backlog = None, 0
+    designed, backlog, carried = None, 0, 0
     judge_initiatives(engine=engine, scored=cycle_id, actor=actor)
     if phases.get(cycle_id) is not None and phases[cycle_id].phase == Phase.ASSESS:
-        backlog = len(
-            build_backlog(
-                engine=engine, cycle_id=cycle_id, catalog=catalog, settings=settings, actor=actor
-            )
+        built = build_backlog(
+            engine=engine, cycle_id=cycle_id, catalog=catalog, settings=settings, actor=actor
         )
+        backlog, carried = len(built), sum(1 for i in built if i.cycle_id != cycle_id)
         move_to_phase(
             engine=engine,
             cycle_id=cycle_id,
             phase=Phase.DESIGN,
             actor=actor,
-            reason=f"scored; {backlog} initiatives proposed, sent with the baseline report",
+            reason=f"scored; {backlog_text(backlog, carried)}, sent with the baseline report",
         )
         designed = cycle_id
     improved = []
@@ -81,7 +88,7 @@ def after_assessment(
             )
             improved.append(earlier)
     waiting = tuple(c for c, p in phases.items() if c < cycle_id and p.phase == Phase.DESIGN)
-    return Progress(designed, backlog, tuple(improved), waiting)
+    return Progress(designed, backlog, tuple(improved), waiting, carried)
 
 
 def approve_at_gate(*, engine: sa.Engine, cycle_id: str, actor: str, reason: str) -> None:

@@ -398,3 +398,28 @@ def test_a_cell_no_unit_can_be_judged_is_proposed_after_every_known_gap() -> Non
     ]
     assert unknown.priority_basis == "gap 2.00 x value 1.80 / effort 1 (not estimated)"
     assert [i.capability for i in proposed(1)] == ["MTI-2"]
+
+
+def test_a_deferred_initiative_whose_cell_got_there_meanwhile_is_settled_not_carried(
+    engine: sa.Engine, settings: Settings
+) -> None:
+    from btm.improvement.backlog import build_backlog
+    from tests.btm.improvement.test_improvement import score, scored_cycle
+
+    units = ("Retail", "Wealth")
+    scored_cycle(engine, C1, [score(u, "MTI-1", "process", 2) for u in units])
+    build_backlog(engine=engine, cycle_id=C1, catalog=CATALOG, settings=settings, actor="tests")
+    deferred = initiative(engine, MTI_1)
+    deferred.status = InitiativeStatus.DEFERRED
+    store.save_initiatives(engine=engine, initiatives=[deferred])
+    scored_cycle(engine, C2, [score(u, "MTI-1", "process", 3, cycle_id=C2) for u in units])
+
+    built = build_backlog(
+        engine=engine, cycle_id=C2, catalog=CATALOG, settings=settings, actor="run"
+    )
+
+    assert built == []
+    settled = initiative(engine, MTI_1)
+    assert (settled.status, settled.carried_into) == ("dropped", [])
+    ((why, who),) = [(d.reason, d.actor) for d in store.decisions_of(engine=engine, cycle_ids=[C2])]
+    assert (why, who) == (f"not needed any more: every unit is at level 3 at {C2}", "run")
