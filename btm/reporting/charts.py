@@ -209,19 +209,12 @@ def trend_chart(
             xytext=(6, 0), textcoords="offset points",
             ha="left", va="center_baseline", color=MUTED, fontproperties=_font(9),
         )  # fmt: skip
-    figure.legend(
-        loc="upper left",
-        bbox_to_anchor=(left / width, (legend_band - 2) / height),
-        ncols=columns,
-        frameon=False,
-        prop=legend_font,
+    _legend(
+        figure,
+        anchor=(left / width, (legend_band - 2) / height),
+        columns=columns,
+        font=legend_font,
         handlelength=2.0,
-        handletextpad=0.5,
-        columnspacing=1.4,
-        labelspacing=0.35,
-        borderaxespad=0,
-        borderpad=0,
-        labelcolor=INK,
     )
     return Chart(name, _png(canvas), alt, width, height)
 
@@ -528,20 +521,13 @@ def roadmap_chart(
     if runs_on:
         key.append(Line2D([], [], label=_plain(key_labels[-2]), **arrow))
     key.append(Patch(facecolor=shade, edgecolor=GRID, linewidth=0.8, label=_plain(key_labels[-1])))
-    figure.legend(
-        handles=key,
-        loc="upper left",
-        bbox_to_anchor=(EDGE_PAD / width, (key_band - 10) / height),
-        ncols=columns,
-        frameon=False,
-        prop=key_font,
+    _legend(
+        figure,
+        anchor=(EDGE_PAD / width, (key_band - 10) / height),
+        columns=columns,
+        font=key_font,
         handlelength=1.6,
-        handletextpad=0.5,
-        columnspacing=1.4,
-        labelspacing=0.35,
-        borderaxespad=0,
-        borderpad=0,
-        labelcolor=INK,
+        handles=key,
     )
     return Chart(name, _png(canvas), alt, width, height)
 
@@ -719,6 +705,33 @@ def _check_roadmap(
 
 
 # -- drawing ----------------------------------------------------------------------------
+
+
+def _legend(
+    figure: Figure,
+    *,
+    anchor: tuple[float, float],
+    columns: int,
+    font: FontProperties,
+    handlelength: float,
+    handles: Sequence[Any] | None = None,
+) -> None:
+    """The charts' one legend style: above the plot, left-aligned, no frame."""
+    figure.legend(
+        **({"handles": handles} if handles is not None else {}),
+        loc="upper left",
+        bbox_to_anchor=anchor,
+        ncols=columns,
+        frameon=False,
+        prop=font,
+        handlelength=handlelength,
+        handletextpad=0.5,
+        columnspacing=1.4,
+        labelspacing=0.35,
+        borderaxespad=0,
+        borderpad=0,
+        labelcolor=INK,
+    )
 
 
 def _figure(width: int, height: int) -> tuple[Figure, FigureCanvasAgg]:
