@@ -340,7 +340,9 @@ def test_initiatives_stored_before_horizons_keep_their_approval_both_ways(
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.downgrade(config, "0011")
-        back = dict(connection.execute(sa.text("SELECT id, status FROM initiative")).all())
+        back: dict[str, str] = dict(
+            connection.execute(sa.text("SELECT id, status FROM initiative")).tuples().all()
+        )
     assert back == {approved.id: "approved", proposed.id: "proposed"}
     engine.dispose()
 
