@@ -93,7 +93,9 @@ def after_assessment(
 
 def approve_at_gate(*, engine: sa.Engine, cycle_id: str, actor: str, reason: str) -> None:
     """The PMO's gate: every initiative of the backlog still proposed is approved, each
-    decision recorded; those the PMO decided one by one stay as decided."""
+    decision recorded; those the PMO decided one by one stay as decided. One whose cell
+    another backlog's initiative already lifts (a gate passed after the next cycle was
+    designed) is dropped, naming that initiative."""
     backlog = store.backlog_of(engine=engine, cycle_id=cycle_id)
     executable = (InitiativeStatus.PROPOSED, InitiativeStatus.APPROVED, InitiativeStatus.OVERDUE)
     if not any(i.status in executable for i in backlog):
@@ -101,20 +103,29 @@ def approve_at_gate(*, engine: sa.Engine, cycle_id: str, actor: str, reason: str
             f"{cycle_id} has no initiative to execute: import a backlog with "
             f"`btm initiatives import --cycle {cycle_id} FILE` first"
         )
+    # a cell another backlog already has in flight (a gate passed late) is not lifted twice
+    in_flight = {
+        (i.capability, i.dimension): i.id
+        for i in store.all_initiatives(engine=engine)
+        if InitiativeStatus(i.status).in_flight
+    }
     proposed = [i for i in backlog if i.status == InitiativeStatus.PROPOSED]
     now = store.utcnow()
+    decisions = []
     for initiative in proposed:
-        initiative.status = InitiativeStatus.APPROVED
-        initiative.approved_in = cycle_id
         initiative.updated_at = now
-    store.save_initiatives(
-        engine=engine,
-        initiatives=proposed,
-        decisions=[
-            decision(i, cycle_id, decided="approved", actor=actor, reason=f"at the gate: {reason}")
-            for i in proposed
-        ],
-    )
+        other = in_flight.get((initiative.capability, initiative.dimension))
+        if other is not None:
+            initiative.status = InitiativeStatus.DROPPED
+            why = f"at the gate: {other} already lifts this cell"
+        else:
+            initiative.status = InitiativeStatus.APPROVED
+            initiative.approved_in = initiative.approved_in or cycle_id
+            why = f"at the gate: {reason}"
+        decisions.append(
+            decision(initiative, cycle_id, decided=initiative.status, actor=actor, reason=why)
+        )
+    store.save_initiatives(engine=engine, initiatives=proposed, decisions=decisions)
 
 
 def advance(

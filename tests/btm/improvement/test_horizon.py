@@ -425,3 +425,33 @@ def test_a_deferred_initiative_whose_cell_got_there_meanwhile_is_settled_not_car
     assert (settled.status, settled.carried_into) == ("dropped", [])
     ((why, who),) = [(d.reason, d.actor) for d in store.decisions_of(engine=engine, cycle_ids=[C2])]
     assert (why, who) == (f"not needed any more: every unit is at level 3 at {C2}", "run")
+
+
+def test_a_gate_passed_late_never_puts_two_initiatives_on_one_cell(
+    engine: sa.Engine, settings: Settings
+) -> None:
+    """2026-Q1 waits in design while 2026-Q2 is scored and proposes the same cell anew;
+    once 2026-Q1's backlog is approved, 2026-Q2's gate drops its own, naming the other."""
+    from btm.improvement.backlog import build_backlog
+    from btm.improvement.phases import move_to_phase
+    from tests.btm.improvement.test_improvement import score, scored_cycle
+
+    for cycle_id in (C1, C2):
+        scored_cycle(engine, cycle_id, [score("Retail", "MTI-1", "process", 2, cycle_id=cycle_id)])
+        build_backlog(
+            engine=engine, cycle_id=cycle_id, catalog=CATALOG, settings=settings, actor="run"
+        )
+        move_to_phase(engine=engine, cycle_id=cycle_id, phase="design", actor="run", reason="")
+    assert backlog_ids(engine, C2) == [f"{C2}-MTI-1-process"]  # a proposal is not carried
+
+    approve(engine, settings, C1)
+    approve(engine, settings, C2)
+
+    assert (initiative(engine, MTI_1).status, initiative(engine, f"{C2}-MTI-1-process").status) == (
+        "approved",
+        "dropped",
+    )
+    ((decided, why),) = [
+        (d.decision, d.reason) for d in store.decisions_of(engine=engine, cycle_ids=[C2])
+    ]
+    assert (decided, why) == ("dropped", f"at the gate: {MTI_1} already lifts this cell")
